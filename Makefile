@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/triage demo
+	$(BIN)/triage explain examples/referrals/*.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,73 @@
+"""Fixtures and Hypothesis profiles: `dev` (fast, the default) and `ci` (thorough)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from triage import FrontDoor, Rulebook, bundled_rules_dir, load_rulebook
+
+settings.register_profile("dev", max_examples=200, deadline=None)
+settings.register_profile(
+    "ci", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(name="kent", scope="session")
+def fixture_kent() -> Rulebook:
+    return load_rulebook()
+
+
+@pytest.fixture(name="durable", scope="session")
+def fixture_durable(kent: Rulebook) -> FrontDoor:
+    return FrontDoor(kent, engine="durable")
+
+
+@pytest.fixture(name="reference", scope="session")
+def fixture_reference(kent: Rulebook) -> FrontDoor:
+    return FrontDoor(kent, engine="reference")
+
+
+@pytest.fixture(name="edited_rules")
+def fixture_edited_rules(tmp_path: Path) -> Callable[..., Path]:
+    """A copy of the Kent rulebook with text replaced: edited_rules("rules.yaml", old, new)."""
+
+    def edit(*edits: tuple[str, str, str]) -> Path:
+        target = tmp_path / "rules"
+        if not target.exists():
+            shutil.copytree(bundled_rules_dir(), target)
+        for file, old, new in edits:
+            path = target / file
+            text = path.read_text(encoding="utf-8")
+            assert old in text, f"{old!r} not in {file}"
+            path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        return target
+
+    return edit
+
+
+def make_referral(**overrides: Any) -> dict[str, Any]:
+    """A synthetic referral: one 6-year-old, no concerns yet; override any field."""
+    referral: dict[str, Any] = {
+        "referral_id": "R-TEST-1",
+        "received_at": "2026-03-02T09:30:00+00:00",
+        "source": "police",
+        "notification": "inter_agency_referral",
+        "children": [{"child_id": "C-TEST-1", "date_of_birth": "2019-05-01"}],
+        "concerns": [],
+        "consent": "given",
+        "immediate_danger": False,
+    }
+    referral.update(overrides)
+    return referral
+
+
+def concerns(*indicators: str, about: str = "child") -> list[dict[str, str]]:
+    return [{"indicator": indicator, "about": about} for indicator in indicators]

@@ -1,0 +1,97 @@
+"""Every Hypothesis strategy of the test suite. Synthetic referrals only: no real child."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+
+from triage import load_rulebook
+from triage.referral import SOURCE_ALIASES, About, ChildFlag, Consent, Notification
+
+KENT = load_rulebook()
+INDICATORS = tuple(sorted(KENT.indicator_by_id))
+SERVICES = tuple(sorted(KENT.service_by_id))
+SOURCES = tuple(sorted({*SOURCE_ALIASES, *(s.value for s in SOURCE_ALIASES.values())}))
+
+received_dates = st.dates(min_value=date(2018, 10, 1), max_value=date(2030, 12, 31))
+
+
+def _iso(day: date, hour: int) -> str:
+    return datetime(day.year, day.month, day.day, hour, 30, tzinfo=UTC).isoformat()
+
+
+concerns: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
+    {"indicator": st.sampled_from(INDICATORS), "about": st.sampled_from([a.value for a in About])}
+)
+
+
+@st.composite
+def children(draw: st.DrawFn, received: date, index: int) -> dict[str, Any]:
+    child: dict[str, Any] = {"child_id": f"C-{index}"}
+    if draw(st.integers(0, 9)) == 0:
+        child["expected_date_of_birth"] = (
+            received + timedelta(days=draw(st.integers(1, 270)))
+        ).isoformat()
+    else:
+        child["date_of_birth"] = (
+            received - timedelta(days=draw(st.integers(0, 19 * 366)))
+        ).isoformat()
+    if draw(st.booleans()):
+        child["flags"] = draw(
+            st.lists(st.sampled_from([f.value for f in ChildFlag]), max_size=2, unique=True)
+        )
+    if draw(st.integers(0, 3)) == 0:
+        involvement: dict[str, Any] = {"service": draw(st.sampled_from(SERVICES))}
+        if draw(st.booleans()):
+            involvement["level"] = draw(st.integers(1, 4))
+        child["open_involvement"] = involvement
+    if draw(st.integers(0, 3)) == 0:
+        child["previous_referrals"] = [
+            (received - timedelta(days=d)).isoformat()
+            for d in draw(st.lists(st.integers(0, 800), max_size=3))
+        ]
+    return child
+
+
+@st.composite
+def referrals(draw: st.DrawFn, max_concerns: int = 8) -> dict[str, Any]:
+    """A valid referral form, as the JSON-ready mapping a case system would send."""
+    received = draw(received_dates)
+    kids = [draw(children(received, i)) for i in range(draw(st.integers(1, 3)))]
+    found = draw(st.lists(concerns, max_size=max_concerns))
+    for concern in found:
+        if len(kids) > 1 and draw(st.integers(0, 4)) == 0:
+            concern["child_ids"] = [draw(st.sampled_from([k["child_id"] for k in kids]))]
+    return {
+        "referral_id": f"R-{draw(st.integers(1, 10**6))}",
+        "received_at": _iso(received, draw(st.integers(0, 23))),
+        "source": draw(st.sampled_from(SOURCES)),
+        "notification": draw(st.sampled_from([n.value for n in Notification])),
+        "children": kids,
+        "concerns": found,
+        "consent": draw(st.sampled_from([c.value for c in Consent])),
+        "immediate_danger": draw(st.integers(0, 9)) == 0,
+    }
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@st.composite
+def malformed_referrals(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid referral with one field replaced by an arbitrary JSON value, or removed."""
+    referral = draw(referrals(max_concerns=3))
+    key = draw(st.sampled_from(sorted(referral)))
+    if draw(st.booleans()):
+        del referral[key]
+    else:
+        referral[key] = draw(json_values)
+    return referral

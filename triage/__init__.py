@@ -1,0 +1,65 @@
+"""triage: route children's services referrals on declarative thresholds.
+
+```python
+from triage import FrontDoor
+
+door = FrontDoor()                    # the bundled Kent rulebook on durable_rules
+for decision in door.route(referral_json):
+    print(decision.route, decision.due_by, decision.reasons)
+```
+"""
+
+from triage.decision import Decision, RulebookRef
+from triage.engine import ENGINES, LIBRARY_VERSION, FrontDoor, make_evaluator
+from triage.errors import (
+    EngineFault,
+    InputError,
+    InputNotJson,
+    Problem,
+    ReferralInvalid,
+    RulebookError,
+    RulebookInvalid,
+    RulebookNotFound,
+    TriageError,
+    UsageError,
+)
+from triage.evaluator import Evaluator, ReferenceEvaluator
+from triage.lint import Finding, lint_rulebook
+from triage.loader import bundled_rules_dir, load_rulebook
+from triage.referral import Child, Concern, OpenInvolvement, Referral, parse_referral
+from triage.rulebook import Rulebook
+from triage.workdays import add_working_days
+
+__version__ = LIBRARY_VERSION
+
+__all__ = [
+    "ENGINES",
+    "Child",
+    "Concern",
+    "Decision",
+    "EngineFault",
+    "Evaluator",
+    "Finding",
+    "FrontDoor",
+    "InputError",
+    "InputNotJson",
+    "OpenInvolvement",
+    "Problem",
+    "ReferenceEvaluator",
+    "Referral",
+    "ReferralInvalid",
+    "Rulebook",
+    "RulebookError",
+    "RulebookInvalid",
+    "RulebookNotFound",
+    "RulebookRef",
+    "TriageError",
+    "UsageError",
+    "__version__",
+    "add_working_days",
+    "bundled_rules_dir",
+    "lint_rulebook",
+    "load_rulebook",
+    "make_evaluator",
+    "parse_referral",
+]

@@ -1,0 +1,34 @@
+"""The one pydantic base every model shares: frozen, and unknown keys rejected."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
+
+Level = Literal[1, 2, 3, 4]
+LEVEL_NAMES: dict[int, str] = {1: "Universal", 2: "Additional", 3: "Intensive", 4: "Specialist"}
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _iso_text_or_date(value: Any) -> Any:
+    # pydantic's lax mode reads an integer as a Unix timestamp: 20190501 would become 1970-08-23.
+    if isinstance(value, str | date):
+        return value
+    raise ValueError("expected an ISO 8601 date string such as 2019-05-01")
+
+
+def _iso_text_or_datetime(value: Any) -> Any:
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError(
+        "expected an ISO 8601 date-time with a UTC offset such as 2026-03-02T09:30:00+00:00"
+    )
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_text_or_date)]
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text_or_datetime)]

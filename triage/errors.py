@@ -1,0 +1,134 @@
+"""Every error `triage` raises on purpose.
+
+```
+TriageError                 (code: ErrorCode; message built from structured fields)
+├── InputError              the caller's input cannot be used; nothing was routed
+│   ├── InputNotJson        text that is not JSON (or a JSON Lines line that is not)
+│   └── ReferralInvalid     a referral that fails validation; lists every problem
+├── RulebookError           a rulebook that cannot be used
+│   ├── RulebookNotFound    no rulebook at the path given
+│   └── RulebookInvalid     a rulebook that fails validation; file, line, rule id, field path
+├── EngineFault             an evaluator failed; the FrontDoor turns it into manual_review
+└── UsageError              a call the library does not support (e.g. an unknown engine name)
+```
+
+Messages never contain case data: field paths, codes and counts only. An offending value is
+echoed only when it is a code from a closed vocabulary (an indicator id, a consent value), never
+when it could be personal data (a date of birth, an identifier, free text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+ErrorCode = Literal[
+    "input_not_json",
+    "referral_invalid",
+    "rulebook_not_found",
+    "rulebook_invalid",
+    "engine_fault",
+    "usage_error",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input, located by a field path such as `children[0].consent`."""
+
+    location: str
+    message: str
+    value: str | None = None
+    valid: tuple[str, ...] = ()
+    file: str | None = None
+    line: int | None = None
+    rule_id: str | None = None
+
+    def __str__(self) -> str:
+        where = self.location or "(top level)"
+        if self.file is not None:
+            at = f"{self.file}:{self.line}" if self.line is not None else self.file
+            where = f"{at}: {where}"
+        if self.rule_id is not None:
+            where = f"{where} (rule {self.rule_id})"
+        text = f"{where}: {self.message}"
+        if self.value is not None:
+            text += f" (got {self.value!r})"
+        if self.valid:
+            text += f"; valid values: {', '.join(self.valid)}"
+        return text
+
+
+class TriageError(Exception):
+    """Base class of every error `triage` raises on purpose."""
+
+    code: ErrorCode = "usage_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InputError(TriageError):
+    """The caller's input cannot be used; nothing was routed."""
+
+
+class InputNotJson(InputError):
+    code: ErrorCode = "input_not_json"
+
+    def __init__(self, where: str, line: int, column: int, reason: str) -> None:
+        self.where = where
+        self.line = line
+        self.column = column
+        super().__init__(
+            f"{where} is not valid JSON at line {line}, column {column}: {reason}. "
+            "Send one JSON object (or JSON Lines with --batch)."
+        )
+
+
+class _ProblemsError(TriageError):
+    summary: str = ""
+
+    def __init__(self, problems: Sequence[Problem], subject: str = "") -> None:
+        self.problems = tuple(problems)
+        head = self.summary.format(n=len(self.problems), s="" if len(self.problems) == 1 else "s")
+        head = f"{subject or 'the input'} {head}"
+        super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+
+class ReferralInvalid(InputError, _ProblemsError):
+    code: ErrorCode = "referral_invalid"
+    summary = "has {n} problem{s} and was not routed"
+
+
+class RulebookError(TriageError):
+    """A rulebook that cannot be used."""
+
+
+class RulebookNotFound(RulebookError):
+    code: ErrorCode = "rulebook_not_found"
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"no rulebook at {path}: {reason}")
+
+
+class RulebookInvalid(RulebookError, _ProblemsError):
+    code: ErrorCode = "rulebook_invalid"
+    summary = "has {n} problem{s}"
+
+
+class EngineFault(TriageError):
+    """An evaluator failed. Carries no case data: the engine's own text stays out."""
+
+    code: ErrorCode = "engine_fault"
+
+    def __init__(self, engine: str, what: str) -> None:
+        self.engine = engine
+        self.what = what
+        super().__init__(f"the {engine} evaluator failed: {what}")
+
+
+class UsageError(TriageError):
+    code: ErrorCode = "usage_error"

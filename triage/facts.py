@@ -1,0 +1,83 @@
+"""The flat, typed facts of one child in one referral: what every evaluator reads.
+
+Age and "referrals in the last 12 months" are measured at the referral's receipt date. Free
+text never reaches a fact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from triage.referral import Child, Referral
+from triage.rulebook import Rulebook
+
+
+@dataclass(frozen=True, slots=True)
+class ConcernFact:
+    indicator: str
+    level: int
+    domain: str
+    about: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChildFacts:
+    concerns: tuple[ConcernFact, ...]
+    unborn: bool
+    age_years: int | None
+    consent: str
+    immediate_danger: bool
+    open_service: str | None
+    open_level: int | None
+    referrals_last_12_months: int
+    flags: frozenset[str]
+
+
+def age_in_years(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _one_year_before(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+def child_facts(referral: Referral, child: Child, rulebook: Rulebook) -> ChildFacts:
+    """Facts for one child. The referral must already have passed `FrontDoor` validation."""
+    received = referral.received_on
+    seen: set[tuple[str, str]] = set()
+    concerns = []
+    for concern in referral.concerns:
+        if concern.child_ids and child.child_id not in concern.child_ids:
+            continue
+        key = (concern.indicator, concern.about.value)
+        if key in seen:
+            continue
+        seen.add(key)
+        indicator = rulebook.indicator_by_id[concern.indicator]
+        concerns.append(
+            ConcernFact(indicator.id, indicator.level, indicator.domain.value, concern.about.value)
+        )
+    open_service = open_level = None
+    if child.open_involvement is not None:
+        open_service = child.open_involvement.service
+        open_level = child.open_involvement.level or rulebook.service_by_id[open_service].level
+    window_start = _one_year_before(received)
+    return ChildFacts(
+        concerns=tuple(concerns),
+        unborn=child.date_of_birth is None,
+        age_years=None
+        if child.date_of_birth is None
+        else age_in_years(child.date_of_birth, received),
+        consent=referral.consent.value,
+        immediate_danger=referral.immediate_danger,
+        open_service=open_service,
+        open_level=open_level,
+        referrals_last_12_months=sum(
+            window_start <= d <= received for d in child.previous_referrals
+        ),
+        flags=frozenset(flag.value for flag in child.flags),
+    )

@@ -1,0 +1,307 @@
+"""A rulebook: the indicator vocabulary, routes, services, timescales and rules of one council.
+
+Rules come in three kinds, told apart by their outcome (`then`):
+
+- **level rules** (`then: {level: N}`): hit policy *max*; the decided level is the highest
+  level among the level rules that hold;
+- **route rules** (`then: {route: R, urgency: U}`): hit policy *priority*; of the route rules
+  that hold, the one with the highest `priority` decides (priorities are unique);
+- **flag rules** (`then: {flag: F}`): every flag rule that holds adds its flag.
+
+`route: current_service` sends the child to the route that serves the service the child is
+already open to (see `services`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import Discriminator, Field, StringConstraints, Tag
+
+from triage._base import IsoDate, Level, Model
+from triage.conditions import (
+    ConcernFilter,
+    Condition,
+    Domain,
+    OpenInvolvementIs,
+    concern_filters,
+    reads_decided_level,
+    walk,
+)
+
+SnakeId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)]
+CURRENT_SERVICE = "current_service"
+MANUAL_REVIEW = "manual_review"
+
+
+class Indicator(Model):
+    id: SnakeId
+    label: str = Field(min_length=1)
+    domain: Domain
+    level: Level
+    census_factors: tuple[str, ...] = ()
+    reference: str = Field(min_length=1)
+
+
+class Route(Model):
+    id: SnakeId
+    label: str = Field(min_length=1)
+    description: str = ""
+
+
+class Service(Model):
+    """A service a child can already be open to when a referral arrives."""
+
+    id: SnakeId
+    label: str = Field(min_length=1)
+    level: Level
+    route: SnakeId = Field(description="The route that serves a new referral on an open case.")
+
+
+class Timescale(Model):
+    """How soon a route must be acted on, in working days, in force from a date."""
+
+    urgency: SnakeId
+    label: str = Field(min_length=1)
+    working_days: int = Field(ge=0, le=366)
+    reference: str = Field(min_length=1)
+    effective_from: IsoDate
+    effective_to: IsoDate | None = None
+
+
+class LevelOutcome(Model):
+    level: Level
+
+
+class RouteOutcome(Model):
+    route: SnakeId
+    urgency: SnakeId
+
+
+class FlagOutcome(Model):
+    flag: SnakeId
+
+
+def _outcome_kind(value: object) -> str | None:
+    if isinstance(value, Model):
+        return next(iter(type(value).model_fields))
+    if isinstance(value, dict):
+        for key in ("level", "route", "flag"):
+            if key in value:
+                return key
+    return None
+
+
+Outcome = Annotated[
+    Annotated[LevelOutcome, Tag("level")]
+    | Annotated[RouteOutcome, Tag("route")]
+    | Annotated[FlagOutcome, Tag("flag")],
+    Discriminator(
+        _outcome_kind,
+        custom_error_type="outcome_kind",
+        custom_error_message="an outcome is {level: N}, {route: R, urgency: U} or {flag: F}",
+    ),
+]
+RuleKind = Literal["level", "route", "flag"]
+
+
+class Rule(Model):
+    id: SnakeId
+    title: str = Field(
+        min_length=1, description="One plain-English sentence: why this rule decides."
+    )
+    reference: str = Field(min_length=1, description="The guidance this rule comes from.")
+    effective_from: IsoDate
+    effective_to: IsoDate | None = Field(default=None, description="Last day in force (inclusive).")
+    priority: int = Field(
+        default=0, description="Route rules: the highest priority that holds wins."
+    )
+    when: Condition
+    then: Outcome
+
+    @property
+    def kind(self) -> RuleKind:
+        if isinstance(self.then, LevelOutcome):
+            return "level"
+        if isinstance(self.then, RouteOutcome):
+            return "route"
+        return "flag"
+
+    def in_force(self, on: date) -> bool:
+        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+
+
+class RulebookInfo(Model):
+    id: SnakeId
+    version: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    reference: str = Field(min_length=1)
+    manual_review_urgency: SnakeId = Field(
+        description="The urgency of a referral the rules cannot decide."
+    )
+
+
+class Rulebook(Model):
+    """A whole rulebook, validated. Build one with `triage.load_rulebook`."""
+
+    rulebook: RulebookInfo
+    indicators: tuple[Indicator, ...] = Field(min_length=1)
+    routes: tuple[Route, ...] = Field(min_length=1)
+    services: tuple[Service, ...] = ()
+    timescales: tuple[Timescale, ...] = Field(min_length=1)
+    rules: tuple[Rule, ...] = Field(min_length=1)
+
+    @property
+    def id(self) -> str:
+        return self.rulebook.id
+
+    @property
+    def version(self) -> str:
+        return self.rulebook.version
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON of the whole validated rulebook."""
+        canonical = json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @cached_property
+    def indicator_by_id(self) -> dict[str, Indicator]:
+        return {indicator.id: indicator for indicator in self.indicators}
+
+    @cached_property
+    def service_by_id(self) -> dict[str, Service]:
+        return {service.id: service for service in self.services}
+
+    @cached_property
+    def rule_by_id(self) -> dict[str, Rule]:
+        return {rule.id: rule for rule in self.rules}
+
+    @cached_property
+    def route_ids(self) -> frozenset[str]:
+        return frozenset(route.id for route in self.routes) | {MANUAL_REVIEW}
+
+    def rules_of(self, kind: RuleKind) -> tuple[Rule, ...]:
+        return tuple(rule for rule in self.rules if rule.kind == kind)
+
+    def timescale(self, urgency: str, on: date) -> Timescale | None:
+        """The timescale for an urgency in force on a date, if any."""
+        for timescale in self.timescales:
+            if (
+                timescale.urgency == urgency
+                and timescale.effective_from <= on
+                and (timescale.effective_to is None or on <= timescale.effective_to)
+            ):
+                return timescale
+        return None
+
+    def problems(self) -> list[tuple[tuple[str | int, ...], str, str | None, tuple[str, ...]]]:
+        """Cross-reference problems: (field path, message, offending code, valid values)."""
+        found: list[tuple[tuple[str | int, ...], str, str | None, tuple[str, ...]]] = []
+
+        for name, ids in (
+            ("indicators", [item.id for item in self.indicators]),
+            ("routes", [item.id for item in self.routes]),
+            ("services", [item.id for item in self.services]),
+            ("rules", [item.id for item in self.rules]),
+        ):
+            for index, item_id in enumerate(ids):
+                if item_id in ids[:index]:
+                    found.append(((name, index, "id"), "repeats an earlier id", item_id, ()))
+        route_ids = tuple(sorted(route.id for route in self.routes))
+        if MANUAL_REVIEW not in route_ids:
+            found.append(
+                (("routes",), f"must declare the fail-safe route {MANUAL_REVIEW}", None, ())
+            )
+        indicator_ids = tuple(sorted(self.indicator_by_id))
+        service_ids = tuple(sorted(self.service_by_id))
+        urgencies = tuple(sorted({t.urgency for t in self.timescales}))
+        if self.rulebook.manual_review_urgency not in urgencies:
+            found.append(
+                (
+                    ("rulebook", "manual_review_urgency"),
+                    "has no timescale",
+                    self.rulebook.manual_review_urgency,
+                    urgencies,
+                )
+            )
+        for index, service in enumerate(self.services):
+            if service.route not in route_ids:
+                found.append(
+                    (
+                        ("services", index, "route"),
+                        "is not a declared route",
+                        service.route,
+                        route_ids,
+                    )
+                )
+        priorities: dict[int, str] = {}
+        for index, rule in enumerate(self.rules):
+            at: tuple[str | int, ...] = ("rules", index)
+            if rule.effective_to is not None and rule.effective_to < rule.effective_from:
+                found.append(((*at, "effective_to"), "is before effective_from", None, ()))
+            then = rule.then
+            if isinstance(then, LevelOutcome) and reads_decided_level(rule.when):
+                found.append(
+                    (
+                        (*at, "when"),
+                        "a level rule cannot read the decided level (level, step_up)",
+                        None,
+                        (),
+                    )
+                )
+            if isinstance(then, RouteOutcome):
+                if then.route not in route_ids and then.route != CURRENT_SERVICE:
+                    found.append(
+                        (
+                            (*at, "then", "route"),
+                            "is not a declared route",
+                            then.route,
+                            (*route_ids, CURRENT_SERVICE),
+                        )
+                    )
+                if then.urgency not in urgencies:
+                    found.append(
+                        ((*at, "then", "urgency"), "has no timescale", then.urgency, urgencies)
+                    )
+                if rule.priority in priorities:
+                    found.append(
+                        (
+                            (*at, "priority"),
+                            f"repeats the priority of route rule {priorities[rule.priority]}; "
+                            "route priorities must be unique",
+                            None,
+                            (),
+                        )
+                    )
+                priorities.setdefault(rule.priority, rule.id)
+            for node in walk(rule.when):
+                if isinstance(node, OpenInvolvementIs):
+                    for named in node.open_involvement.service or ():
+                        if named not in service_ids:
+                            found.append(
+                                ((*at, "when"), "names an unknown service", named, service_ids)
+                            )
+            for concern_filter in concern_filters(rule.when):
+                for indicator in concern_filter.indicator or ():
+                    if indicator not in self.indicator_by_id:
+                        found.append(
+                            ((*at, "when"), "names an unknown indicator", indicator, indicator_ids)
+                        )
+        return found
+
+    def matching_indicators(self, concern_filter: ConcernFilter) -> tuple[str, ...]:
+        """The vocabulary's indicator ids that a filter's indicator, level and domain admit."""
+        return tuple(
+            indicator.id
+            for indicator in self.indicators
+            if (concern_filter.indicator is None or indicator.id in concern_filter.indicator)
+            and (concern_filter.level is None or indicator.level in concern_filter.level)
+            and (concern_filter.domain is None or indicator.domain in concern_filter.domain)
+        )
