@@ -1,0 +1,38 @@
+"""Each decision is logged as data: ids and outcomes, never personal data."""
+
+from __future__ import annotations
+
+from structlog.testing import capture_logs
+
+from triage import FrontDoor, Rulebook
+
+from .conftest import concerns, make_referral
+from .test_fail_safe import BrokenEvaluator
+
+
+def test_referral_triaged_event_carries_outcomes_not_personal_data(durable: FrontDoor) -> None:
+    referral = make_referral(
+        referral_id="R-PRIVATE-9",
+        children=[{"child_id": "C-PRIVATE-9", "date_of_birth": "2019-05-01"}],
+        concerns=concerns("physical_abuse"),
+        detail="free text that must never be logged",
+    )
+    with capture_logs() as events:
+        (decision,) = durable.route(referral)
+    (event,) = [e for e in events if e["event"] == "referral_triaged"]
+    assert event["decision_id"] == decision.decision_id
+    assert (event["level"], event["route"]) == (4, "strategy_discussion")
+    assert event["rulebook_version"] == "1.0.0"
+    text = repr(events)
+    for secret in ("R-PRIVATE-9", "C-PRIVATE-9", "2019-05-01", "free text"):
+        assert secret not in text
+
+
+def test_an_engine_fault_is_logged_without_case_data(kent: Rulebook) -> None:
+    door = FrontDoor(kent, engine=BrokenEvaluator(kent, "level"))
+    with capture_logs() as events:
+        (decision,) = door.route(make_referral(concerns=concerns("physical_abuse")))
+    assert decision.route == "manual_review"
+    fault = next(e for e in events if e["event"] == "engine_fault")
+    assert fault["log_level"] == "error"
+    assert "R-TEST-1" not in repr(fault)
