@@ -62,20 +62,26 @@ def _yaml_files(directory: Path) -> list[Path]:
 
 def _descend(
     node: yaml.Node, loc: tuple[str | int, ...]
-) -> Iterator[tuple[str | int, yaml.Node | None]]:
-    """Walk a YAML node along a pydantic location, yielding each part with its node (or None)."""
+) -> Iterator[tuple[str | int, yaml.Node | None, int | None]]:
+    """Walk a YAML node along a pydantic location: each part, its node, and the line (1-based)
+    where it starts: the key's line for a mapping entry, the item's line for a list item."""
     current: yaml.Node | None = node
     for part in loc:
         found: yaml.Node | None = None
+        line: int | None = None
         if isinstance(current, yaml.MappingNode):
-            found = next((v for k, v in current.value if getattr(k, "value", None) == part), None)
+            for key, value in current.value:
+                if getattr(key, "value", None) == part:
+                    found, line = value, key.start_mark.line + 1
+                    break
         elif (
             isinstance(current, yaml.SequenceNode)
             and isinstance(part, int)
             and part < len(current.value)
         ):
             found = current.value[part]
-        yield part, found
+            line = found.start_mark.line + 1
+        yield part, found, line
         if found is not None:
             current = found
 
@@ -86,8 +92,8 @@ def _display(
     shown: list[str | int] = []
     line = None
     node = origin.node if origin else None
-    parts = list(_descend(node, loc)) if node is not None else [(p, None) for p in loc]
-    for index, (part, found) in enumerate(parts):
+    parts = list(_descend(node, loc)) if node is not None else [(p, None, None) for p in loc]
+    for index, (part, found, at) in enumerate(parts):
         previous = shown[-1] if shown else None
         if found is None and part == previous:
             continue  # a union tag that repeats the key just shown
@@ -99,8 +105,8 @@ def _display(
         ):
             continue
         shown.append(part)
-        if found is not None:
-            line = found.start_mark.line + 1
+        if at is not None:
+            line = at
     if line is None and node is not None:
         line = node.start_mark.line + 1
     return shown, line
@@ -147,7 +153,7 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
             )
             continue
         for key, value in data.items():
-            key_node = next(v for k, v in root.value if k.value == key)
+            key_mark, key_node = next((k.start_mark, v) for k, v in root.value if k.value == key)
             if key not in _TOP_KEYS:
                 problems.append(
                     Problem(
@@ -156,7 +162,7 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
                         value=str(key),
                         valid=_TOP_KEYS,
                         file=str(file),
-                        line=key_node.start_mark.line + 1,
+                        line=key_mark.line + 1,
                     )
                 )
             elif key == "rulebook":
@@ -166,16 +172,14 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
                             "rulebook",
                             "is given in more than one file",
                             file=str(file),
-                            line=key_node.start_mark.line + 1,
+                            line=key_mark.line + 1,
                         )
                     )
                 merged["rulebook"] = value
                 origins["rulebook"] = _Origin(file, key_node, (key,))
             elif not isinstance(value, list):
                 problems.append(
-                    Problem(
-                        key, "must be a list", file=str(file), line=key_node.start_mark.line + 1
-                    )
+                    Problem(key, "must be a list", file=str(file), line=key_mark.line + 1)
                 )
             else:
                 for index, item in enumerate(value):
