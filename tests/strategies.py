@@ -95,3 +95,63 @@ def malformed_referrals(draw: st.DrawFn) -> dict[str, Any]:
     else:
         referral[key] = draw(json_values)
     return referral
+
+
+# --- Pathway graph ---------------------------------------------------------------------------
+
+
+@st.composite
+def walks(
+    draw: st.DrawFn, moves: dict[str, tuple[str, ...]], starts: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A walk from one of `starts`, taking any of `moves[node]` at each node until none remain.
+
+    Stops after one step more than there are nodes with moves, so a cycle shows up as a walk
+    that did not end instead of a test that never does.
+    """
+    node = draw(st.sampled_from(starts))
+    walk = [node]
+    while moves.get(node) and len(walk) <= len(moves) + 1:
+        node = draw(st.sampled_from(moves[node]))
+        walk.append(node)
+    return tuple(walk)
+
+
+def node_pairs(ids: tuple[str, ...]) -> st.SearchStrategy[tuple[str, str]]:
+    """Two node ids of a pathway (possibly the same one)."""
+    return st.tuples(st.sampled_from(ids), st.sampled_from(ids))
+
+
+# -- journey events (issue 3) -------------------------------------------------------------------
+
+from triage.conditions import EventKind, ReviewFinding  # noqa: E402
+from triage.pathway import load_pathway  # noqa: E402
+
+PATHWAY_NODES = tuple(sorted(node.id for node in load_pathway(rulebook=KENT).nodes))
+
+
+@st.composite
+def journey_events(draw: st.DrawFn, override: bool = False) -> dict[str, Any]:
+    """A journey event on any node of the Kent pathway, optionally with a practitioner override."""
+    occurred = draw(received_dates)
+    event: dict[str, Any] = {
+        "event_id": f"E-{draw(st.integers(1, 10**6))}",
+        "child_id": "C-J-1",
+        "occurred_at": _iso(occurred, draw(st.integers(0, 23))),
+        "event": draw(st.sampled_from([k.value for k in EventKind])),
+        "service": draw(st.sampled_from(PATHWAY_NODES)),
+        "date_of_birth": (occurred - timedelta(days=draw(st.integers(0, 26 * 366)))).isoformat(),
+        "findings": draw(
+            st.lists(st.sampled_from([f.value for f in ReviewFinding]), max_size=2, unique=True)
+        ),
+        "consent": draw(st.sampled_from([c.value for c in Consent])),
+    }
+    if draw(st.booleans()):
+        event["level"] = draw(st.integers(1, 4))
+    if override:
+        event["override"] = {
+            "to": draw(st.sampled_from(PATHWAY_NODES)),
+            "reason": "synthetic practitioner reason",
+        }
+        event["decided_by"] = "team manager"
+    return event

@@ -31,7 +31,7 @@ def test_every_error_class_code_is_a_declared_code() -> None:
     assert {e.code for e in errors if e is not triage.TriageError} <= set(get_args(ErrorCode))
 
 
-@pytest.mark.parametrize("name", ["referral", "decision", "rulebook"])
+@pytest.mark.parametrize("name", ["referral", "decision", "rulebook", "record"])
 def test_checked_in_schema_is_current(name: str) -> None:
     """`make schemas` output is committed: a model change without it fails here."""
     printed = subprocess.run(
@@ -55,9 +55,12 @@ def test_public_api_is_pinned() -> None:
         "Evaluator",
         "Finding",
         "FrontDoor",
+        "GraphvizMissing",
         "InputError",
         "InputNotJson",
         "OpenInvolvement",
+        "PathwayGraph",
+        "PathwayInvalid",
         "Problem",
         "ReferenceEvaluator",
         "Referral",
@@ -73,6 +76,7 @@ def test_public_api_is_pinned() -> None:
         "add_working_days",
         "bundled_rules_dir",
         "lint_rulebook",
+        "load_pathway",
         "load_rulebook",
         "make_evaluator",
         "parse_referral",

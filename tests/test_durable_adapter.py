@@ -119,3 +119,16 @@ def test_the_fact_has_no_more_fields_than_the_engine_takes(kent: Rulebook) -> No
     fact = compiled.flatten(facts(), date(2026, 3, 2), level=3)
     assert len(fact) + 2 <= _durable.MAX_FIELDS  # + sid and id
     assert all(isinstance(value, bool | int | str) for value in fact.values())
+
+
+def test_a_rule_with_several_true_or_branches_counts_once(kent: Rulebook) -> None:
+    """The engine fires an `$or` rule once per true branch; a decision lists it once."""
+    rulesets = {
+        "test_or_branches": {
+            "r": {"all": [{"m": {"$or": [{"a": True}, {"b": True}]}}], "run": "r"},
+            _durable.SENTINEL: copy.deepcopy(_durable._SENTINEL_RULE),
+        }
+    }
+    assert _durable.assert_flat(
+        "test_or_branches", rulesets, {"as_of": 1, "a": True, "b": True}
+    ) == ("r",)

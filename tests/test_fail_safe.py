@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from triage import EngineFault, FrontDoor, Rulebook, load_rulebook
-from triage.facts import ChildFacts
+from triage.facts import ChildFacts, JourneyFacts
 
 from .conftest import concerns, make_referral
 
@@ -29,6 +29,9 @@ class BrokenEvaluator:
         return ("single_level_4_indicator",)
 
     def route_rules(self, facts: ChildFacts, level: int, as_of: date) -> tuple[str, ...]:
+        raise EngineFault(self.name, "the engine raised MemoryError")
+
+    def step_rules(self, facts: JourneyFacts, as_of: date) -> tuple[str, ...]:
         raise EngineFault(self.name, "the engine raised MemoryError")
 
 

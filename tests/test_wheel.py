@@ -30,6 +30,9 @@ assert rules.is_relative_to(site), f"bundled rules at {rules}, not in the wheel"
 assert "_bundled" in rules.parts, f"bundled rules at {rules}, not under _bundled"
 fingerprint = triage.load_rulebook().fingerprint
 assert fingerprint == expected, f"fingerprint {fingerprint} != {expected}"
+pathway = triage.load_pathway(rulebook=triage.load_rulebook())
+assert "_bundled" in str(triage.pathway.bundled_pathway_file()), "pathway not from the wheel"
+assert pathway.entry == "front_door"
 print("ok", rules)
 """
 

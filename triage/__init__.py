@@ -13,8 +13,10 @@ from triage.decision import Decision, RulebookRef
 from triage.engine import ENGINES, LIBRARY_VERSION, FrontDoor, make_evaluator
 from triage.errors import (
     EngineFault,
+    GraphvizMissing,
     InputError,
     InputNotJson,
+    PathwayInvalid,
     Problem,
     ReferralInvalid,
     RulebookError,
@@ -26,6 +28,7 @@ from triage.errors import (
 from triage.evaluator import Evaluator, ReferenceEvaluator
 from triage.lint import Finding, lint_rulebook
 from triage.loader import bundled_rules_dir, load_rulebook
+from triage.pathway import PathwayGraph, load_pathway
 from triage.referral import Child, Concern, OpenInvolvement, Referral, parse_referral
 from triage.rulebook import Rulebook
 from triage.workdays import add_working_days
@@ -41,9 +44,12 @@ __all__ = [
     "Evaluator",
     "Finding",
     "FrontDoor",
+    "GraphvizMissing",
     "InputError",
     "InputNotJson",
     "OpenInvolvement",
+    "PathwayGraph",
+    "PathwayInvalid",
     "Problem",
     "ReferenceEvaluator",
     "Referral",
@@ -59,6 +65,7 @@ __all__ = [
     "add_working_days",
     "bundled_rules_dir",
     "lint_rulebook",
+    "load_pathway",
     "load_rulebook",
     "make_evaluator",
     "parse_referral",

@@ -19,6 +19,8 @@ Guardrails, each from a measured trap (`shared/durable-rules.md`):
   the 1,024 sessions; with the sentinel no fact is ever unmatched, and a sentinel that did not
   fire proves the engine skipped the fact's actions (`EngineFault`). The sentinel tests its own
   field: matching on the engine's `id` field made the engine spin;
+- a rule whose `$or` has several true branches fires once per true branch (measured): each
+  rule is counted once;
 - `post_batch` and posting across rulesets are never used.
 """
 
@@ -43,15 +45,19 @@ from triage.conditions import (
     Condition,
     ConsentIs,
     Domains,
+    EventIs,
+    FindingsInclude,
     ImmediateDanger,
     LevelIs,
     OpenInvolvementIs,
     ReferralsLast12Months,
+    ReviewFinding,
+    ServiceIs,
     Unborn,
     concern_filters,
 )
 from triage.errors import EngineFault
-from triage.facts import ChildFacts
+from triage.facts import ChildFacts, JourneyFacts
 from triage.referral import ChildFlag
 from triage.rulebook import Rule, Rulebook
 
@@ -82,6 +88,7 @@ class CompiledRulebook:
 
     level_ruleset: str
     route_ruleset: str
+    step_ruleset: str
     rulesets: Json
     count_fields: tuple[tuple[str, Any], ...]  # (field, filter key) for distinct-indicator counts
     domain_fields: tuple[tuple[str, Any], ...]  # (field, filter key) for distinct-domain counts
@@ -119,6 +126,24 @@ class CompiledRulebook:
         if level is not None:
             fact["level"] = level
             fact["step_up"] = facts.open_level is not None and level > facts.open_level
+        return fact
+
+    @staticmethod
+    def flatten_event(facts: JourneyFacts, as_of: date) -> Json:
+        """The flat fact the step ruleset matches, without `sid` and `id`."""
+        fact: Json = {
+            "as_of": _day(as_of),
+            "event": facts.event,
+            "service": facts.service,
+            "level": facts.level or 0,
+            "unborn": facts.unborn,
+            "age": -1 if facts.age_years is None else facts.age_years,
+            "consent": facts.consent,
+        }
+        for finding in ReviewFinding:
+            fact[f"finding_{finding.value}"] = finding.value in facts.findings
+        for flag in ChildFlag:
+            fact[f"flag_{flag.value}"] = flag.value in facts.flags
         return fact
 
 
@@ -178,6 +203,12 @@ class _Compiler:
                 return {"$or": [{f"flag_{f.value}": True} for f in flags]}
             case LevelIs(level=levels):
                 return _any_equal("level", levels)
+            case EventIs(event=kinds):
+                return _any_equal("event", tuple(k.value for k in kinds))
+            case ServiceIs(service=services):
+                return _any_equal("service", services)
+            case FindingsInclude(findings=wanted):
+                return {"$or": [{f"finding_{f.value}": True} for f in wanted]}
         raise TypeError(f"cannot compile {type(condition).__name__}")  # pragma: no cover
 
     def rule(self, rule: Rule) -> Json:
@@ -192,14 +223,17 @@ def compile_rulebook(rulebook: Rulebook) -> CompiledRulebook:
     """Compile a validated rulebook; pure, no engine call."""
     compiler = _Compiler(rulebook)
     stem = f"{rulebook.id}_{rulebook.fingerprint[:12]}"
-    level_name, route_name = f"{stem}_level", f"{stem}_route"
+    level_name, route_name, step_name = f"{stem}_level", f"{stem}_route", f"{stem}_step"
     rulesets: Json = {
         level_name: {
             rule.id: compiler.rule(rule) for rule in rulebook.rules if rule.kind == "level"
         },
         route_name: {
-            rule.id: compiler.rule(rule) for rule in rulebook.rules if rule.kind != "level"
+            rule.id: compiler.rule(rule)
+            for rule in rulebook.rules
+            if rule.kind in ("route", "flag")
         },
+        step_name: {rule.id: compiler.rule(rule) for rule in rulebook.rules if rule.kind == "step"},
     }
     for ruleset in rulesets.values():
         ruleset[SENTINEL] = copy.deepcopy(_SENTINEL_RULE)
@@ -211,6 +245,7 @@ def compile_rulebook(rulebook: Rulebook) -> CompiledRulebook:
     return CompiledRulebook(
         level_ruleset=level_name,
         route_ruleset=route_name,
+        step_ruleset=step_name,
         rulesets=rulesets,
         count_fields=tuple((field, key) for key, field in compiler.count_fields.items()),
         domain_fields=tuple((field, key) for key, field in compiler.domain_fields.items()),
@@ -279,11 +314,13 @@ def assert_flat(ruleset: str, rulesets: Json, fact: Json) -> tuple[str, ...]:
     if isinstance(state, dict) and "exception" in state:
         # The engine's text can quote the fact; only say that an action failed.
         raise EngineFault("durable", "a rule action raised inside the engine")
-    if len(set(fired)) != len(fired):
-        raise EngineFault("durable", "a rule fired more than once for one fact")
-    if SENTINEL not in fired:
-        raise EngineFault("durable", "the engine did not run the actions for this fact")
-    return tuple(rule_id for rule_id in fired if rule_id != SENTINEL)
+    # Measured: a rule whose `$or` has several true branches fires once per true branch, so a
+    # rule counts once. The sentinel has no `$or`: it fires exactly once, or the fact went wrong.
+    if fired.count(SENTINEL) != 1:
+        raise EngineFault(
+            "durable", "the engine did not run the actions for this fact exactly once"
+        )
+    return tuple(dict.fromkeys(rule_id for rule_id in fired if rule_id != SENTINEL))
 
 
 class DurableEvaluator:
@@ -308,3 +345,6 @@ class DurableEvaluator:
 
     def route_rules(self, facts: ChildFacts, level: int, as_of: date) -> tuple[str, ...]:
         return self._run(self.compiled.route_ruleset, self.compiled.flatten(facts, as_of, level))
+
+    def step_rules(self, facts: JourneyFacts, as_of: date) -> tuple[str, ...]:
+        return self._run(self.compiled.step_ruleset, self.compiled.flatten_event(facts, as_of))

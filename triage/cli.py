@@ -17,6 +17,10 @@ from typing import IO, Any, NoReturn, TypeVar
 import click
 import structlog
 
+from triage.audit.log import KEY_VARIABLE, DecisionLog, verify_log
+from triage.audit.record import DecisionRecordV1
+from triage.audit.replay import render_replay, replay_log
+from triage.audit.stores import open_store
 from triage.decision import Decision
 from triage.engine import ENGINES, FrontDoor
 from triage.errors import InputNotJson, ReferralInvalid, TriageError
@@ -127,40 +131,98 @@ def _lines(stream: IO[str]) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
+LOG_HELP = (
+    "Record every decision in a tamper-evident log: a .jsonl path, sqlite:///path or a "
+    f"postgresql:// URL. Identifiers are pseudonymised with the key in ${KEY_VARIABLE}."
+)
+BATCH_SIZE = 500
+
+
+def _open_log(target: str | None) -> DecisionLog | None:
+    if target is None:
+        return None
+    try:
+        return DecisionLog(target)
+    except TriageError as error:
+        _fail(error)
+
+
 @cli.command()
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--batch", is_flag=True, help="FILE is JSON Lines: one referral per line.")
+@click.option("--log", "log_target", metavar="TARGET", default=None, help=LOG_HELP)
 @_engine_options
-def route(file: IO[str], batch: bool, rules_dir: Path | None, engine: str, as_of: Any) -> None:
+def route(
+    file: IO[str],
+    batch: bool,
+    log_target: str | None,
+    rules_dir: Path | None,
+    engine: str,
+    as_of: Any,
+) -> None:
     """Route the referral in FILE (- for standard input); print one decision per child (JSON Lines).
 
     With --batch, a line that cannot be used is reported on stderr with its line number, the
-    other lines are still routed, and the exit status is 2.
+    other lines are still routed (and logged, in batches of 500 per transaction), and the exit
+    status is 2.
     """
     door = _door(rules_dir, engine)
     on = _as_date(as_of)
     where = _name(file)
-    if not batch:
-        try:
-            decisions = door.route(file.read(), as_of=on)
-        except TriageError as error:
-            _fail(error)
-        for decision in decisions:
-            click.echo(decision.model_dump_json())
-        return
+    log = _open_log(log_target)
+    try:
+        if not batch:
+            try:
+                referral = door.validate(file.read())
+                decisions = door.route(referral, as_of=on)
+                if log is not None:
+                    log.record(door, [referral], [decisions], as_of=on)
+            except TriageError as error:
+                _fail(error)
+            for decision in decisions:
+                click.echo(decision.model_dump_json())
+            return
+        failed = _route_lines(door, log, file, where, on)
+    finally:
+        if log is not None:
+            log.close()
+    if failed:
+        click.echo(f"{failed} line(s) of {where} were not routed; fix and resend them", err=True)
+        sys.exit(2)
+
+
+def _route_lines(
+    door: FrontDoor, log: DecisionLog | None, file: IO[str], where: str, on: date | None
+) -> int:
     failed = 0
+    referrals: list[Referral] = []
+    decided: list[tuple[Decision, ...]] = []
+
+    def flush() -> None:
+        if log is not None and referrals:
+            try:
+                log.record(door, referrals, decided, as_of=on)
+            except TriageError as error:
+                _fail(error)
+        for decisions in decided:
+            for decision in decisions:
+                click.echo(decision.model_dump_json())
+        referrals.clear()
+        decided.clear()
+
     for number, line in _lines(file):
         try:
-            decisions = door.route(line, as_of=on)
+            referral = door.validate(line)
         except (InputNotJson, ReferralInvalid) as error:
             failed += 1
             click.echo(f"error [{error.code}] {where} line {number}: {error.message}", err=True)
             continue
-        for decision in decisions:
-            click.echo(decision.model_dump_json())
-    if failed:
-        click.echo(f"{failed} line(s) of {where} were not routed; fix and resend them", err=True)
-        sys.exit(2)
+        referrals.append(referral)
+        decided.append(door.route(referral, as_of=on))
+        if len(referrals) >= BATCH_SIZE:
+            flush()
+    flush()
+    return failed
 
 
 @cli.command()
@@ -201,13 +263,14 @@ SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "referral": Referral.model_json_schema,
     "decision": Decision.model_json_schema,
     "rulebook": Rulebook.model_json_schema,
+    "record": DecisionRecordV1.model_json_schema,
 }
 
 
 @cli.command()
 @click.argument("name", type=click.Choice(sorted(SCHEMAS)))
 def schema(name: str) -> None:
-    """Print the JSON Schema of a referral, a decision or a rulebook."""
+    """Print the JSON Schema of a referral, a decision, a rulebook or a decision-log record."""
     click.echo(json.dumps(SCHEMAS[name](), indent=2, sort_keys=True))
 
 
@@ -227,6 +290,218 @@ def lint(rules_dir: Path | None) -> None:
     )
     if findings:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("log_target", metavar="LOG")
+@click.option(
+    "--expect-head",
+    metavar="SEQ:HASH",
+    default=None,
+    help="The head recorded earlier outside the log (an anchor): detects a rewritten tail.",
+)
+def verify(log_target: str, expect_head: str | None) -> None:
+    """Check the hash chain of a decision LOG: exit 1 and name the first bad record on any edit,
+    deletion, insertion, reordering or truncation, or a torn last line."""
+    try:
+        report = verify_log(log_target)
+    except TriageError as error:
+        _fail(error)
+    click.echo(str(report))
+    ok = report.ok
+    if expect_head is not None:
+        seq, _, digest = expect_head.partition(":")
+        if report.head is None or (str(report.head[0]), report.head[1]) != (seq, digest):
+            click.echo(f"FAILED: the head is not the expected {expect_head}", err=True)
+            ok = False
+    if not ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--batch", is_flag=True, help="FILE is JSON Lines: one journey event per line.")
+@click.option("--log", "log_target", metavar="TARGET", default=None, help=LOG_HELP)
+@_engine_options
+def journey(
+    file: IO[str],
+    batch: bool,
+    log_target: str | None,
+    rules_dir: Path | None,
+    engine: str,
+    as_of: Any,
+) -> None:
+    """Decide the journey event in FILE (- for standard input): step up, step down, transition,
+    close or stay, by the rulebook's step rules, checked against the pathway graph. Prints one
+    transition decision per event (JSON Lines). A move the pathway refuses exits 2."""
+    from triage.journey import Journeys
+
+    try:
+        journeys = Journeys(_rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
+    except TriageError as error:
+        _fail(error)
+    log = _open_log(log_target)
+    lines = list(_lines(file)) if batch else [(1, file.read())]
+    failed = 0
+    try:
+        for number, text in lines:
+            try:
+                event = journeys.validate(text)
+                decision = journeys.decide(event, as_of=_as_date(as_of))
+                if log is not None:
+                    log.record_transitions(journeys, [event], [decision])
+            except TriageError as error:
+                if not batch:
+                    _fail(error)
+                failed += 1
+                click.echo(
+                    f"error [{error.code}] {_name(file)} line {number}: {error.message}", err=True
+                )
+                continue
+            click.echo(decision.model_dump_json())
+    finally:
+        if log is not None:
+            log.close()
+    if failed:
+        sys.exit(2)
+
+
+def _progress_total(log_target: str) -> int | None:
+    try:
+        store = open_store(log_target)
+    except TriageError:
+        return None
+    try:
+        head = store.head()
+    finally:
+        store.close()
+    return None if head is None else head[0]
+
+
+@cli.command()
+@click.argument("log_target", metavar="LOG")
+@click.option(
+    "--against",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="What-if: evaluate every record under this rulebook directory instead.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
+)
+@click.option(
+    "--engine", type=click.Choice(ENGINES), default=None, help="Override the recorded engine."
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="What-if: apply the rules in force on this date instead of each record's.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the summary and every child.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per child.")
+def replay(
+    log_target: str,
+    against: Path | None,
+    workers: int,
+    engine: str | None,
+    as_of: Any,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Re-run every decision in LOG against the rulebook snapshot that made it and report identical
+    or different (exit 1 on any difference); with --against, a threshold what-if: old and new level
+    and route per child, transition matrices and Front Door threshold crossings."""
+    total = _progress_total(log_target)
+    with click.progressbar(
+        length=total or 0,
+        label="replaying",
+        file=sys.stderr,
+        hidden=total is None or not sys.stderr.isatty(),
+    ) as bar:
+        try:
+            report = replay_log(
+                log_target,
+                against=against,
+                workers=workers,
+                engine=engine,
+                as_of=_as_date(as_of),
+                progress=bar.update,
+            )
+        except TriageError as error:
+            _fail(error)
+    click.echo(render_replay(report, "json" if as_json else "csv" if as_csv else "table"))
+    if against is None and report.different:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot", "svg", "png"]),
+    default="mermaid",
+    show_default=True,
+    help="mermaid and dot are text; svg and png are drawn by the Graphviz `dot` program.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the picture to FILE. Default: standard output.",
+)
+@click.option(
+    "--pathway",
+    "pathway_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Pathway file. Default: the bundled Kent pathway.",
+)
+@click.option(
+    "--highlight",
+    default="",
+    metavar="A,B,C",
+    help="Draw this path bold and coloured: node ids in order, each pair an edge.",
+)
+@_rules_option
+def graph(
+    fmt: str, out: Path | None, pathway_file: Path | None, highlight: str, rules_dir: Path | None
+) -> None:
+    """Draw the pathway graph: levels as bands, every edge labelled with its kind.
+
+    The pathway is checked against the rulebook (--rules, default the bundled one) first. Without
+    --out the picture goes to standard output, png only when that is not a terminal.
+    """
+    # Imported here so that this command stays one self-contained block of this file.
+    from typing import cast
+
+    from triage.drawing import Format
+    from triage.errors import UsageError
+    from triage.pathway import load_pathway
+
+    stdout = sys.stdout.buffer
+    if out is None and fmt == "png" and stdout.isatty():
+        _fail(UsageError("png is binary: give --out FILE or redirect standard output"))
+    rulebook = _rulebook(rules_dir)
+    path = tuple(part.strip() for part in highlight.split(",") if part.strip())
+    try:
+        pathway = load_pathway(pathway_file, rulebook=rulebook)
+        if fmt == "mermaid":
+            data = pathway.to_mermaid(path).encode("utf-8")
+        elif fmt == "dot":
+            data = pathway.to_dot(path).encode("utf-8")
+        else:
+            data = pathway.render(cast(Format, fmt), path)
+    except TriageError as error:
+        _fail(error)
+    if out is None:
+        stdout.write(data)
+        stdout.flush()
+        return
+    try:
+        out.write_bytes(data)
+    except OSError as error:
+        _fail(UsageError(f"cannot write {out}: {error.strerror or error}"))
 
 
 def main() -> None:

@@ -32,6 +32,26 @@ from triage._base import Level, Model
 from triage.referral import About, ChildFlag, Consent
 
 
+class EventKind(StrEnum):
+    """What happened on an open case (a journey event)."""
+
+    NEW_REFERRAL = "new_referral"
+    REVIEW = "review"
+    PLAN_ENDED = "plan_ended"
+    BIRTHDAY = "birthday"
+    CLOSURE = "closure"
+
+
+class ReviewFinding(StrEnum):
+    """What a review (or the end of a plan) found."""
+
+    OUTCOMES_ACHIEVED = "outcomes_achieved"
+    CONCERNS_REDUCED = "concerns_reduced"
+    CONCERNS_UNCHANGED = "concerns_unchanged"
+    CONCERNS_ESCALATED = "concerns_escalated"
+    NO_FURTHER_ACTION = "no_further_action"
+
+
 class Domain(StrEnum):
     """The three domains of the Assessment Framework."""
 
@@ -161,6 +181,24 @@ class LevelIs(Model):
     level: Annotated[tuple[Level, ...], BeforeValidator(_as_tuple)] = Field(min_length=1)
 
 
+class EventIs(Model):
+    """The journey event is one of these kinds (step rules only)."""
+
+    event: Annotated[tuple[EventKind, ...], BeforeValidator(_as_tuple)] = Field(min_length=1)
+
+
+class ServiceIs(Model):
+    """The service the journey event is about is one of these (step rules only)."""
+
+    service: Annotated[tuple[str, ...], BeforeValidator(_as_tuple)] = Field(min_length=1)
+
+
+class FindingsInclude(Model):
+    """The review found at least one of these (step rules only)."""
+
+    findings: Annotated[tuple[ReviewFinding, ...], BeforeValidator(_as_tuple)] = Field(min_length=1)
+
+
 CONDITION_KINDS: dict[str, type[Model]] = {
     "all": All,
     "any": Any_,
@@ -174,7 +212,15 @@ CONDITION_KINDS: dict[str, type[Model]] = {
     "referrals_last_12_months": ReferralsLast12Months,
     "child_flags": ChildFlags,
     "level": LevelIs,
+    "event": EventIs,
+    "service": ServiceIs,
+    "findings": FindingsInclude,
 }
+# What each kind of rule may read: referral rules read the referral, step rules the event.
+JOURNEY_ONLY = frozenset({"event", "service", "findings"})
+REFERRAL_ONLY = frozenset(
+    {"concerns", "domains", "immediate_danger", "open_involvement", "referrals_last_12_months"}
+)
 
 
 def _kind_of(value: Any) -> str | None:
@@ -198,7 +244,10 @@ Condition = Annotated[
     | Annotated[OpenInvolvementIs, Tag("open_involvement")]
     | Annotated[ReferralsLast12Months, Tag("referrals_last_12_months")]
     | Annotated[ChildFlags, Tag("child_flags")]
-    | Annotated[LevelIs, Tag("level")],
+    | Annotated[LevelIs, Tag("level")]
+    | Annotated[EventIs, Tag("event")]
+    | Annotated[ServiceIs, Tag("service")]
+    | Annotated[FindingsInclude, Tag("findings")],
     Discriminator(
         _kind_of,
         custom_error_type="condition_kind",
@@ -246,3 +295,8 @@ def reads_decided_level(condition: Condition) -> bool:
         if isinstance(node, OpenInvolvementIs) and node.open_involvement.step_up is not None:
             return True
     return False
+
+
+def kinds_used(condition: Condition) -> frozenset[str]:
+    """The condition kinds a tree uses (its mapping keys), `all` and `any` included."""
+    return frozenset(next(iter(type(node).model_fields)) for node in walk(condition))

@@ -8,7 +8,11 @@ TriageError                 (code: ErrorCode; message built from structured fiel
 ├── RulebookError           a rulebook that cannot be used
 │   ├── RulebookNotFound    no rulebook at the path given
 │   └── RulebookInvalid     a rulebook that fails validation; file, line, rule id, field path
+├── PathwayInvalid          a pathway file that fails validation; file, line, node or edge
+├── MoveRefused             a journey move the pathway does not allow, or forbids outright
+├── GraphvizMissing         the Graphviz `dot` program is missing or cannot draw (svg, png)
 ├── EngineFault             an evaluator failed; the FrontDoor turns it into manual_review
+├── LogError                a decision log that cannot be written or read as it stands
 └── UsageError              a call the library does not support (e.g. an unknown engine name)
 ```
 
@@ -28,7 +32,11 @@ ErrorCode = Literal[
     "referral_invalid",
     "rulebook_not_found",
     "rulebook_invalid",
+    "pathway_invalid",
+    "graphviz_missing",
+    "move_refused",
     "engine_fault",
+    "log_unusable",
     "usage_error",
 ]
 
@@ -44,6 +52,7 @@ class Problem:
     file: str | None = None
     line: int | None = None
     rule_id: str | None = None
+    subject: str | None = None  # what the problem is about, e.g. `node front_door`, `edge a -> b`
 
     def __str__(self) -> str:
         where = self.location or "(top level)"
@@ -52,6 +61,8 @@ class Problem:
             where = f"{at}: {where}"
         if self.rule_id is not None:
             where = f"{where} (rule {self.rule_id})"
+        if self.subject is not None:
+            where = f"{where} ({self.subject})"
         text = f"{where}: {self.message}"
         if self.value is not None:
             text += f" (got {self.value!r})"
@@ -119,6 +130,29 @@ class RulebookInvalid(RulebookError, _ProblemsError):
     summary = "has {n} problem{s}"
 
 
+class PathwayInvalid(_ProblemsError):
+    """A pathway file that cannot be used; each problem names file, line, field path and the node
+    or edge it is about."""
+
+    code: ErrorCode = "pathway_invalid"
+    summary = "has {n} problem{s}"
+
+
+class GraphvizMissing(TriageError):
+    """The Graphviz `dot` program, needed for svg and png pictures, is missing or cannot draw."""
+
+    code: ErrorCode = "graphviz_missing"
+
+    def __init__(self, fmt: str, reason: str) -> None:
+        self.fmt = fmt
+        self.reason = reason
+        super().__init__(
+            f"cannot draw {fmt}: {reason}. Install Graphviz: `apt-get install graphviz` on "
+            "Debian or Ubuntu, `brew install graphviz` on macOS (other systems: "
+            "https://graphviz.org/download/). Mermaid and dot text need nothing installed."
+        )
+
+
 class EngineFault(TriageError):
     """An evaluator failed. Carries no case data: the engine's own text stays out."""
 
@@ -132,3 +166,24 @@ class EngineFault(TriageError):
 
 class UsageError(TriageError):
     code: ErrorCode = "usage_error"
+
+
+class LogError(TriageError):
+    """A decision log that cannot be used as it stands (a torn tail, a missing key, ...)."""
+
+    code: ErrorCode = "log_unusable"
+
+    def __init__(self, target: str, reason: str) -> None:
+        self.target = target
+        super().__init__(f"decision log {target}: {reason}")
+
+
+class MoveRefused(TriageError):
+    """A journey move the pathway does not allow (or forbids outright, even by override)."""
+
+    code: ErrorCode = "move_refused"
+
+    def __init__(self, source: str, target: str, why: str, allowed: tuple[str, ...]) -> None:
+        self.source, self.target = source, target
+        hint = f"; allowed next steps from {source}: {', '.join(allowed)}" if allowed else ""
+        super().__init__(f"move {source} -> {target} refused: {why}{hint}")

@@ -23,13 +23,16 @@ from triage.conditions import (
     Condition,
     ConsentIs,
     Domains,
+    EventIs,
+    FindingsInclude,
     ImmediateDanger,
     LevelIs,
     OpenInvolvementIs,
     ReferralsLast12Months,
+    ServiceIs,
     Unborn,
 )
-from triage.facts import ChildFacts, ConcernFact
+from triage.facts import ChildFacts, ConcernFact, JourneyFacts
 from triage.rulebook import Rule, Rulebook
 
 
@@ -47,6 +50,10 @@ class Evaluator(Protocol):
         """Ids of the route and flag rules in force that hold at the decided level, in order."""
         ...
 
+    def step_rules(self, facts: JourneyFacts, as_of: date) -> tuple[str, ...]:
+        """Ids of the step rules in force that hold for a journey event, in rulebook order."""
+        ...
+
 
 def selected(concern: ConcernFact, f: ConcernFilter) -> bool:
     return (
@@ -61,8 +68,13 @@ def _within(count: int, low: int, high: int | None) -> bool:
     return count >= low and (high is None or count <= high)
 
 
-def holds(condition: Condition, facts: ChildFacts, level: int | None = None) -> bool:
-    """The meaning of a condition: does it hold for these facts (at this decided level)?"""
+def holds(condition: Condition, facts: ChildFacts | JourneyFacts, level: int | None = None) -> bool:
+    """The meaning of a condition: does it hold for these facts (at this decided level)?
+
+    Referral conditions never hold for a journey event and journey conditions never hold for a
+    referral (the rulebook refuses such rules at load; this keeps the meaning total)."""
+    if isinstance(facts, JourneyFacts):
+        return _holds_for_event(condition, facts)
     match condition:
         case All(all=parts):
             return all(holds(part, facts, level) for part in parts)
@@ -106,7 +118,43 @@ def holds(condition: Condition, facts: ChildFacts, level: int | None = None) -> 
             return any(flag in facts.flags for flag in flags)
         case LevelIs(level=levels):
             return level is not None and level in levels
+        case EventIs() | ServiceIs() | FindingsInclude():
+            return False
     raise TypeError(f"unknown condition kind {type(condition).__name__}")  # pragma: no cover
+
+
+def _holds_for_event(condition: Condition, facts: JourneyFacts) -> bool:
+    match condition:
+        case All(all=parts):
+            return all(_holds_for_event(part, facts) for part in parts)
+        case Any_(any=parts):
+            return any(_holds_for_event(part, facts) for part in parts)
+        case EventIs(event=kinds):
+            return facts.event in kinds
+        case ServiceIs(service=services):
+            return facts.service in services
+        case FindingsInclude(findings=wanted):
+            return any(finding in facts.findings for finding in wanted)
+        case LevelIs(level=levels):
+            return facts.level is not None and facts.level in levels
+        case Age() | Unborn() | ConsentIs() | ChildFlags():
+            return holds(condition, _as_child(facts))
+    return False  # referral conditions: refused at load for step rules
+
+
+def _as_child(facts: JourneyFacts) -> ChildFacts:
+    """The child's own facts of an event, for the conditions both kinds of rule can read."""
+    return ChildFacts(
+        concerns=(),
+        unborn=facts.unborn,
+        age_years=facts.age_years,
+        consent=facts.consent,
+        immediate_danger=False,
+        open_service=None,
+        open_level=None,
+        referrals_last_12_months=0,
+        flags=facts.flags,
+    )
 
 
 class ReferenceEvaluator:
@@ -117,7 +165,10 @@ class ReferenceEvaluator:
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
         self._level_rules: tuple[Rule, ...] = rulebook.rules_of("level")
-        self._route_rules: tuple[Rule, ...] = tuple(r for r in rulebook.rules if r.kind != "level")
+        self._route_rules: tuple[Rule, ...] = tuple(
+            r for r in rulebook.rules if r.kind in ("route", "flag")
+        )
+        self._step_rules: tuple[Rule, ...] = rulebook.rules_of("step")
 
     def level_rules(self, facts: ChildFacts, as_of: date) -> tuple[str, ...]:
         return tuple(r.id for r in self._level_rules if r.in_force(as_of) and holds(r.when, facts))
@@ -126,3 +177,6 @@ class ReferenceEvaluator:
         return tuple(
             r.id for r in self._route_rules if r.in_force(as_of) and holds(r.when, facts, level)
         )
+
+    def step_rules(self, facts: JourneyFacts, as_of: date) -> tuple[str, ...]:
+        return tuple(r.id for r in self._step_rules if r.in_force(as_of) and holds(r.when, facts))

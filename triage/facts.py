@@ -81,3 +81,17 @@ def child_facts(referral: Referral, child: Child, rulebook: Rulebook) -> ChildFa
         ),
         flags=frozenset(flag.value for flag in child.flags),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyFacts:
+    """The facts of one journey event: what happened, on which service, to which child."""
+
+    event: str
+    service: str
+    findings: frozenset[str]
+    level: int | None  # the level of need of a new referral on the open case, if one was made
+    unborn: bool
+    age_years: int | None
+    consent: str
+    flags: frozenset[str]

@@ -3,7 +3,8 @@
 Every `*.yaml` file directly in the directory is read with a safe loader and may hold any of the
 top-level keys `rulebook` (one file only), `indicators`, `routes`, `services`, `timescales` and
 `rules`; lists from several files are joined in file-name order. A problem anywhere is reported
-with its file, line, rule id and field path, all problems at once.
+with its file, line, rule id and field path, all problems at once. `read_yaml` reads one file the
+same way for the pathway loader, keeping the lines.
 """
 
 from __future__ import annotations
@@ -47,6 +48,47 @@ class _Origin:
     file: Path
     node: yaml.Node
     path: tuple[str | int, ...]  # where the item sits inside its own file
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    """One YAML file read with the safe loader; its node tree is kept to give lines to paths."""
+
+    file: Path
+    data: Any
+    root: yaml.Node | None
+
+    def line(self, loc: tuple[str | int, ...]) -> int | None:
+        """The 1-based line of the deepest part of a field path found in the file."""
+        if self.root is None:
+            return None
+        line = self.root.start_mark.line + 1
+        for _part, _found, at in _descend(self.root, loc):
+            if at is not None:
+                line = at
+        return line
+
+
+def read_yaml(file: Path) -> YamlDocument | Problem:
+    """Read one YAML file; a file that cannot be read or parsed gives a `Problem` instead."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        return Problem("", f"cannot be read: {error.strerror or error}", file=str(file))
+    except UnicodeDecodeError:
+        return Problem("", "is not UTF-8 text", file=str(file))
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader, chosen above
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        return Problem(
+            "",
+            f"is not valid YAML: {getattr(error, 'problem', error)}",
+            file=str(file),
+            line=None if mark is None else mark.line + 1,
+        )
+    return YamlDocument(file, data, root)
 
 
 def _yaml_files(directory: Path) -> list[Path]:
@@ -130,21 +172,11 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
     origins: dict[tuple[str, int] | str, _Origin] = {}
     problems: list[Problem] = []
     for file in _yaml_files(directory):
-        text = file.read_text(encoding="utf-8")
-        try:
-            root = yaml.compose(text, Loader=_Loader)
-            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader, chosen above
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            problems.append(
-                Problem(
-                    "",
-                    f"is not valid YAML: {getattr(error, 'problem', error)}",
-                    file=str(file),
-                    line=None if mark is None else mark.line + 1,
-                )
-            )
+        document = read_yaml(file)
+        if isinstance(document, Problem):
+            problems.append(document)
             continue
+        data, root = document.data, document.root
         if data is None:
             continue
         if not isinstance(data, dict) or root is None:

@@ -180,7 +180,8 @@ def field_path(loc: Iterable[int | str]) -> str:
     return text
 
 
-def _problems_from(error: ValidationError) -> list[Problem]:
+def parse_problems(error: ValidationError) -> list[Problem]:
+    """pydantic's errors as Problems: field path, message, the value only when it is a code."""
     problems = []
     items = error.errors(include_url=False)
     deeper = {tuple(item["loc"][:-1]) for item in items if len(item["loc"]) > 1}
@@ -331,7 +332,7 @@ def parse_referral(
     try:
         referral = Referral.model_validate(data)
     except ValidationError as error:
-        raise ReferralInvalid([*_problems_from(error), *vocabulary], where) from None
+        raise ReferralInvalid([*parse_problems(error), *vocabulary], where) from None
     problems = [*_structural_problems(referral), *vocabulary]
     if problems:
         raise ReferralInvalid(problems, where)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
+from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Literal
 
@@ -24,11 +25,14 @@ from pydantic import Discriminator, Field, StringConstraints, Tag
 
 from triage._base import IsoDate, Level, Model
 from triage.conditions import (
+    JOURNEY_ONLY,
+    REFERRAL_ONLY,
     ConcernFilter,
     Condition,
     Domain,
     OpenInvolvementIs,
     concern_filters,
+    kinds_used,
     reads_decided_level,
     walk,
 )
@@ -86,11 +90,29 @@ class FlagOutcome(Model):
     flag: SnakeId
 
 
+class TransitionKind(StrEnum):
+    STEP_UP = "step_up"
+    STEP_DOWN = "step_down"
+    TRANSITION = "transition"
+    CLOSE = "close"
+
+
+class StepOutcome(Model):
+    """A move along the pathway from the event's service: step rules only."""
+
+    step: TransitionKind
+    to: SnakeId = Field(description="A node of the pathway graph.")
+    closure_reason: str | None = Field(
+        default=None,
+        description="DfE census reason for closure, e.g. RC9 (referred to early help).",
+    )
+
+
 def _outcome_kind(value: object) -> str | None:
     if isinstance(value, Model):
         return next(iter(type(value).model_fields))
     if isinstance(value, dict):
-        for key in ("level", "route", "flag"):
+        for key in ("level", "route", "flag", "step"):
             if key in value:
                 return key
     return None
@@ -99,14 +121,17 @@ def _outcome_kind(value: object) -> str | None:
 Outcome = Annotated[
     Annotated[LevelOutcome, Tag("level")]
     | Annotated[RouteOutcome, Tag("route")]
-    | Annotated[FlagOutcome, Tag("flag")],
+    | Annotated[FlagOutcome, Tag("flag")]
+    | Annotated[StepOutcome, Tag("step")],
     Discriminator(
         _outcome_kind,
         custom_error_type="outcome_kind",
-        custom_error_message="an outcome is {level: N}, {route: R, urgency: U} or {flag: F}",
+        custom_error_message=(
+            "an outcome is {level: N}, {route: R, urgency: U}, {flag: F} or {step: S, to: NODE}"
+        ),
     ),
 ]
-RuleKind = Literal["level", "route", "flag"]
+RuleKind = Literal["level", "route", "flag", "step"]
 
 
 class Rule(Model):
@@ -129,6 +154,8 @@ class Rule(Model):
             return "level"
         if isinstance(self.then, RouteOutcome):
             return "route"
+        if isinstance(self.then, StepOutcome):
+            return "step"
         return "flag"
 
     def in_force(self, on: date) -> bool:
@@ -242,6 +269,7 @@ class Rulebook(Model):
                     )
                 )
         priorities: dict[int, str] = {}
+        step_priorities: dict[int, str] = {}
         for index, rule in enumerate(self.rules):
             at: tuple[str | int, ...] = ("rules", index)
             if rule.effective_to is not None and rule.effective_to < rule.effective_from:
@@ -281,6 +309,30 @@ class Rulebook(Model):
                         )
                     )
                 priorities.setdefault(rule.priority, rule.id)
+            used = kinds_used(rule.when)
+            wrong = used & (REFERRAL_ONLY if rule.kind == "step" else JOURNEY_ONLY)
+            if wrong:
+                reads = "a referral" if rule.kind == "step" else "a journey event"
+                found.append(
+                    (
+                        (*at, "when"),
+                        f"a {rule.kind} rule cannot read {reads}: {', '.join(sorted(wrong))}",
+                        None,
+                        (),
+                    )
+                )
+            if rule.kind == "step":
+                if rule.priority in step_priorities:
+                    found.append(
+                        (
+                            (*at, "priority"),
+                            f"repeats the priority of step rule {step_priorities[rule.priority]}; "
+                            "step priorities must be unique",
+                            None,
+                            (),
+                        )
+                    )
+                step_priorities.setdefault(rule.priority, rule.id)
             for node in walk(rule.when):
                 if isinstance(node, OpenInvolvementIs):
                     for named in node.open_involvement.service or ():

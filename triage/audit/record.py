@@ -1,0 +1,165 @@
+"""The decision record (`DecisionRecordV1`), its canonical form and hash, and data minimisation.
+
+A record is stored as three chain fields and a body:
+
+    seq        1, 2, 3, ... with no gaps
+    prev_hash  the previous record's hash (64 zeros before the first)
+    hash       SHA-256 of  f"{seq}\\n{prev_hash}\\n{body}"  (UTF-8)
+    body       the canonical JSON of everything else: keys sorted, no spaces, UTF-8
+
+so verifying the chain needs no JSON parsing, and any edit, deletion, insertion or reordering
+breaks the hash of that record or the link to the next one.
+
+Minimisation: a referral is logged with `referral_id`, `child_id` and `child_ids`
+pseudonymised by HMAC-SHA256 under the log's key; each `date_of_birth` replaced by the date
+that gives the same age in whole years at receipt (all a rule can read); `detail` (free text)
+removed unless the caller opts in. Replay needs nothing that was removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, JsonValue
+
+from triage._base import IsoDateTime, Model
+from triage.decision import Decision, RulebookRef
+from triage.facts import age_in_years
+from triage.referral import Referral
+
+GENESIS = "0" * 64
+
+
+class RecordKind(StrEnum):
+    RULEBOOK_SNAPSHOT = "rulebook_snapshot"
+    TRIAGE_DECISION = "triage_decision"
+    JOURNEY_TRANSITION = "journey_transition"
+
+
+class Privacy(Model):
+    """What was done to personal data before the record was written."""
+
+    pseudonymised: tuple[str, ...] = ()
+    generalised: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+class DecisionRecordV1(Model):
+    """One entry of the decision log, as an auditor reads it."""
+
+    v: Literal[1] = 1
+    seq: int = Field(ge=1)
+    record_id: str
+    recorded_at: IsoDateTime
+    kind: RecordKind
+    input: dict[str, JsonValue] | None = Field(
+        default=None, description="What replay needs: the minimised referral, as-of date, engine."
+    )
+    output: tuple[dict[str, JsonValue], ...] = Field(default=(), description="The decisions made.")
+    rules_fired: tuple[tuple[str, ...], ...] = Field(default=(), description="Per decision.")
+    rulebook: RulebookRef
+    library_version: str
+    decided_by: str | None = Field(
+        default=None, description="Who decided, for practitioner actions."
+    )
+    privacy: Privacy = Privacy()
+    snapshot: dict[str, JsonValue] | None = Field(
+        default=None, description="For rulebook_snapshot records: the whole rulebook."
+    )
+    prev_hash: str
+    hash: str
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON: sorted keys, no whitespace, UTF-8 text (not ASCII-escaped)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(seq: int, prev_hash: str, body: str) -> str:
+    return hashlib.sha256(f"{seq}\n{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def body_of(record: DecisionRecordV1) -> str:
+    return canonical(record.model_dump(mode="json", exclude={"seq", "prev_hash", "hash"}))
+
+
+def record_from(seq: int, prev_hash: str, hash_: str, body: str) -> DecisionRecordV1:
+    return DecisionRecordV1.model_validate(
+        {**json.loads(body), "seq": seq, "prev_hash": prev_hash, "hash": hash_}
+    )
+
+
+class Pseudonymiser:
+    """Keyed, stable pseudonyms: the same id under the same key always gives the same pseudonym."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the pseudonymisation key must be at least 16 bytes")
+        self._key = key
+
+    def __call__(self, value: str) -> str:
+        return "p-" + hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def birth_date_for_age(age: int, received: date) -> str:
+    try:
+        return received.replace(year=received.year - age).isoformat()
+    except ValueError:  # 29 February
+        return received.replace(year=received.year - age, day=28).isoformat()
+
+
+def minimise_referral(
+    referral: Referral, pseudonym: Pseudonymiser, keep_detail: bool = False
+) -> tuple[dict[str, Any], Privacy]:
+    """The referral as logged: enough to replay, nothing more."""
+    data = referral.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    # Defaults are dropped for size but these are required by the form.
+    for key in ("concerns", "immediate_danger"):
+        data[key] = referral.model_dump(mode="json")[key]
+    data["referral_id"] = pseudonym(referral.referral_id)
+    received = referral.received_on
+    generalised = []
+    for child, original in zip(data["children"], referral.children, strict=True):
+        child["child_id"] = pseudonym(original.child_id)
+        if original.date_of_birth is not None:
+            child["date_of_birth"] = birth_date_for_age(
+                age_in_years(original.date_of_birth, received), received
+            )
+            generalised.append("children[].date_of_birth")
+    for concern in data["concerns"]:
+        if concern.get("child_ids"):
+            concern["child_ids"] = [pseudonym(child_id) for child_id in concern["child_ids"]]
+    removed = []
+    if "detail" in data and not keep_detail:
+        del data["detail"]
+        removed.append("detail")
+    privacy = Privacy(
+        pseudonymised=(
+            "referral_id",
+            "children[].child_id",
+            "concerns[].child_ids[]",
+            "output[].decision_id",
+        ),
+        generalised=tuple(dict.fromkeys(generalised)),
+        removed=tuple(removed),
+    )
+    return data, privacy
+
+
+def minimise_decision(decision: Decision, pseudonym: Pseudonymiser) -> dict[str, Any]:
+    data = decision.model_dump(mode="json")
+    data["decision_id"] = pseudonym(decision.decision_id)
+    data["referral_id"] = pseudonym(decision.referral_id)
+    data["child_id"] = pseudonym(decision.child_id)
+    return data
+
+
+def now_utc() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)

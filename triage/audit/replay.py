@@ -1,0 +1,295 @@
+"""Replaying logged decisions: faithfully against their own rulebook snapshot, or what-if against
+a revised rulebook.
+
+Replay re-routes each record's minimised referral with the rulebook snapshot its fingerprint
+names, on the recorded as-of date and engine, and compares the outcome fields of every decision
+(everything but the pseudonymised ids and the library version). What-if does the same with
+another rulebook and reports, per child, the old and new level and route.
+
+Work is spread over worker processes (`workers`), each with its own engine; the parent reads
+the log once and sends records in chunks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from triage.audit.stores import Store, open_store
+from triage.engine import FrontDoor
+from triage.errors import LogError
+from triage.loader import load_rulebook
+from triage.rulebook import Rulebook
+
+# Fields that identify rather than decide: pseudonymised in the log, so left out of comparison.
+IGNORED = frozenset({"decision_id", "referral_id", "child_id", "library_version"})
+CHUNK = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class ChildOutcome:
+    seq: int
+    child: str  # the pseudonymised child id
+    old_level: int | None
+    old_route: str
+    new_level: int | None
+    new_route: str
+    identical: bool
+    old_step_up: bool
+    new_step_up: bool
+
+
+@dataclass
+class ReplayReport:
+    target: str
+    records: int = 0
+    decisions: int = 0
+    different: int = 0
+    outcomes: list[ChildOutcome] = field(default_factory=list)
+    against: str | None = None
+
+    @property
+    def identical(self) -> int:
+        return self.decisions - self.different
+
+    def level_matrix(self) -> Counter[tuple[int | None, int | None]]:
+        return Counter((o.old_level, o.new_level) for o in self.outcomes)
+
+    def route_matrix(self) -> Counter[tuple[str, str]]:
+        return Counter((o.old_route, o.new_route) for o in self.outcomes)
+
+    def crossing_up(self) -> int:
+        """Children below the Front Door threshold before (level 1-2) and at or above it now."""
+        return sum(1 for o in self.outcomes if (o.old_level or 0) <= 2 and (o.new_level or 0) >= 3)
+
+    def crossing_down(self) -> int:
+        return sum(
+            1
+            for o in self.outcomes
+            if (o.old_level or 0) >= 3 and o.new_level is not None and o.new_level <= 2
+        )
+
+    def new_step_ups(self) -> int:
+        return sum(1 for o in self.outcomes if o.new_step_up and not o.old_step_up)
+
+
+@lru_cache(maxsize=16)
+def _door(snapshot_body: str | None, rules_dir: str | None, engine: str) -> FrontDoor:
+    if rules_dir is not None:
+        rulebook = load_rulebook(rules_dir)
+    else:
+        assert snapshot_body is not None
+        rulebook = Rulebook.model_validate(json.loads(snapshot_body)["snapshot"])
+    return FrontDoor(rulebook, engine=engine)  # type: ignore[arg-type]
+
+
+def _comparable(decision: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in decision.items() if k not in IGNORED}
+
+
+def _replay_chunk(
+    job: tuple[list[tuple[int, str]], dict[str, str], str | None, str | None, str | None],
+) -> list[ChildOutcome]:
+    """Runs in a worker: replay a chunk of (seq, body) records."""
+    rows, snapshots, rules_dir, engine_override, as_of_override = job
+    outcomes: list[ChildOutcome] = []
+    for seq, body in rows:
+        record = json.loads(body)
+        fingerprint = record["rulebook"]["fingerprint"]
+        if rules_dir is None and fingerprint not in snapshots:
+            raise LogError(
+                "replay",
+                f"record seq {seq} needs rulebook snapshot {fingerprint[:12]}, not in the log",
+            )
+        engine = engine_override or record["input"]["engine"]
+        door = _door(None if rules_dir else snapshots[fingerprint], rules_dir, engine)
+        as_of_text = as_of_override or record["input"]["as_of"]
+        as_of = None if as_of_text is None else date.fromisoformat(as_of_text)
+        new = door.route(record["input"]["referral"], as_of=as_of)
+        old = record["output"]
+        if len(new) != len(old):
+            raise LogError(
+                "replay", f"record seq {seq} has {len(old)} decisions but replay made {len(new)}"
+            )
+        for before, after in zip(old, new, strict=True):
+            now = after.model_dump(mode="json")
+            if rules_dir is None:
+                same = _comparable(before) == _comparable({**now, "engine": before["engine"]})
+            else:
+                same = (before["level"], before["route"]) == (now["level"], now["route"])
+            outcomes.append(
+                ChildOutcome(
+                    seq,
+                    before["child_id"],
+                    before["level"],
+                    before["route"],
+                    now["level"],
+                    now["route"],
+                    same,
+                    "possible_step_up" in before["flags"],
+                    "possible_step_up" in now["flags"],
+                )
+            )
+    return outcomes
+
+
+def _chunks(store: Store) -> Iterator[tuple[list[tuple[int, str]], dict[str, str]]]:
+    """Decision records in chunks, each with the snapshots seen so far (snapshots come first)."""
+    snapshots: dict[str, str] = {}
+    chunk: list[tuple[int, str]] = []
+    for row in store.rows():
+        if '"kind":"rulebook_snapshot"' in row.body:
+            record = json.loads(row.body)
+            snapshots[record["rulebook"]["fingerprint"]] = row.body
+        elif '"kind":"triage_decision"' in row.body:
+            chunk.append((row.seq, row.body))
+            if len(chunk) >= CHUNK:
+                yield chunk, dict(snapshots)
+                chunk = []
+    if chunk:
+        yield chunk, dict(snapshots)
+
+
+def replay_log(
+    target: str | Path,
+    *,
+    against: str | Path | None = None,
+    workers: int = 1,
+    engine: str | None = None,
+    as_of: date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReplayReport:
+    """Replay every decision record (faithful), or evaluate it under `against` (what-if)."""
+    store = open_store(target)
+    report = ReplayReport(store.target, against=None if against is None else str(against))
+    rules_dir = None if against is None else str(against)
+    if rules_dir is not None:
+        load_rulebook(rules_dir)  # fail early, with the loader's errors, before any work
+    as_of_text = None if as_of is None else as_of.isoformat()
+    jobs = ((rows, snaps, rules_dir, engine, as_of_text) for rows, snaps in _chunks(store))
+    try:
+        if workers <= 1:
+            results: Iterator[list[ChildOutcome]] = map(_replay_chunk, jobs)
+            report = _collect(report, results, progress)
+        else:
+            # spawn, not fork: the engine's background threads do not survive a fork.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                report = _collect(report, pool.map(_replay_chunk, jobs), progress)
+    finally:
+        store.close()
+    return report
+
+
+def _collect(
+    report: ReplayReport,
+    results: Iterator[list[ChildOutcome]],
+    progress: Callable[[int], None] | None,
+) -> ReplayReport:
+    for outcomes in results:
+        report.outcomes.extend(outcomes)
+        report.decisions += len(outcomes)
+        report.records += len({o.seq for o in outcomes})
+        report.different += sum(not o.identical for o in outcomes)
+        if progress is not None:
+            progress(len({o.seq for o in outcomes}))
+    return report
+
+
+def _matrix(counts: Counter[tuple[Any, Any]], title: str) -> list[str]:
+    rows = sorted({k[0] for k in counts}, key=str)
+    cols = sorted({k[1] for k in counts}, key=str)
+    width = max([len(str(x)) for x in (*rows, *cols)] + [8])
+    lines = [
+        f"{title} (rows: before, columns: after)",
+        " " * width + "".join(f" {c!s:>{width}}" for c in cols),
+    ]
+    for r in rows:
+        lines.append(
+            f"{r!s:<{width}}" + "".join(f" {counts.get((r, c), 0):>{width}}" for c in cols)
+        )
+    return lines
+
+
+def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> str:
+    """The report as a terminal table, JSON, or CSV (one row per child)."""
+    changed = [o for o in report.outcomes if not o.identical]
+    if fmt == "json":
+        return json.dumps(
+            {
+                "log": report.target,
+                "against": report.against,
+                "records": report.records,
+                "decisions": report.decisions,
+                "identical": report.identical,
+                "different": report.different,
+                "crossing_up": report.crossing_up(),
+                "crossing_down": report.crossing_down(),
+                "new_step_ups": report.new_step_ups(),
+                "level_matrix": [
+                    [a, b, n] for (a, b), n in sorted(report.level_matrix().items(), key=str)
+                ],
+                "route_matrix": [[a, b, n] for (a, b), n in sorted(report.route_matrix().items())],
+                "children": [_row(o) for o in report.outcomes],
+            },
+            indent=2,
+        )
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(
+            ["seq", "child", "old_level", "old_route", "new_level", "new_route", "identical"]
+        )
+        for o in report.outcomes:
+            writer.writerow(
+                [o.seq, o.child, o.old_level, o.old_route, o.new_level, o.new_route, o.identical]
+            )
+        return buffer.getvalue().rstrip("\n")
+    if report.against is None:
+        lines = [
+            f"replayed {report.records} record(s), {report.decisions} decision(s) "
+            f"from {report.target}",
+            f"identical: {report.identical}   different: {report.different}",
+        ]
+        lines += [
+            f"  DIFFERENT seq {o.seq} child {o.child}: {o.old_level}/{o.old_route} -> "
+            f"{o.new_level}/{o.new_route}"
+            for o in changed[:limit]
+        ]
+    else:
+        lines = [
+            f"what-if: {report.decisions} decision(s) in {report.records} record(s) "
+            f"of {report.target} "
+            f"under {report.against}",
+            f"unchanged: {report.identical}   changed: {report.different}",
+            f"crossing the Front Door threshold upwards (level 1-2 -> 3-4): {report.crossing_up()}",
+            f"crossing it downwards (level 3-4 -> 1-2): {report.crossing_down()}",
+            f"new possible step-ups: {report.new_step_ups()}",
+            "",
+            *_matrix(report.level_matrix(), "levels"),
+            "",
+            *_matrix(report.route_matrix(), "routes"),
+            "",
+        ]
+        lines += [
+            f"  seq {o.seq} child {o.child}: level {o.old_level} -> {o.new_level}, "
+            f"{o.old_route} -> {o.new_route}"
+            for o in changed[:limit]
+        ]
+    if len(changed) > limit:
+        lines.append(f"  ... and {len(changed) - limit} more (--csv or --json list every child)")
+    return "\n".join(lines)
+
+
+def _row(outcome: ChildOutcome) -> dict[str, Any]:
+    return {name: getattr(outcome, name) for name in ChildOutcome.__slots__}

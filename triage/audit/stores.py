@@ -1,0 +1,443 @@
+"""Three stores with one behaviour: JSON Lines, SQLite (the embedded default), PostgreSQL.
+
+Every store appends a batch atomically under a writer lock (a file lock, SQLite's `BEGIN
+IMMEDIATE`, a PostgreSQL advisory lock), assigns sequence numbers and hashes inside that lock so
+that several processes writing to one log keep one valid chain, writes a rulebook snapshot in the
+same batch the first time a fingerprint is used, and keeps a *head* (last seq and hash) so that a
+truncated log is detected. Only this module imports psycopg.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from triage.audit.record import GENESIS, chain_hash
+from triage.errors import LogError, UsageError
+
+SNAPSHOT = "rulebook_snapshot"
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A record body waiting for its place in the chain."""
+
+    kind: str
+    body: str
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    seq: int
+    prev_hash: str
+    hash: str
+    body: str
+    position: int  # 1-based place in storage order (a line number for JSON Lines)
+
+
+@dataclass(frozen=True, slots=True)
+class TornTail:
+    """Bytes after the last complete line of a JSON Lines log: a write cut short."""
+
+    offset: int
+    length: int
+
+
+class Store(Protocol):
+    target: str
+
+    def append(
+        self, pending: Sequence[Pending], snapshot: Pending | None = None
+    ) -> list[tuple[int, str]]:
+        """Append atomically; the snapshot first if its fingerprint is not stored yet."""
+        ...
+
+    def rows(self) -> Iterator[Row]:
+        """Every record in storage order."""
+        ...
+
+    def head(self) -> tuple[int, str] | None: ...
+
+    def snapshot(self, fingerprint: str) -> str | None:
+        """The body of the snapshot record of a rulebook, if stored."""
+        ...
+
+    def torn_tail(self) -> TornTail | None: ...
+
+    def close(self) -> None: ...
+
+
+def _chain(
+    last: tuple[int, str], pending: Sequence[Pending]
+) -> list[tuple[int, str, str, Pending]]:
+    seq, prev = last
+    out = []
+    for item in pending:
+        seq += 1
+        digest = chain_hash(seq, prev, item.body)
+        out.append((seq, prev, digest, item))
+        prev = digest
+    return out
+
+
+# -- JSON Lines ------------------------------------------------------------------------------
+
+_PREFIX = '{"seq":'
+_RECORD = ',"record":'
+
+
+def _line(seq: int, prev: str, digest: str, body: str) -> str:
+    return f'{_PREFIX}{seq},"prev_hash":"{prev}","hash":"{digest}"{_RECORD}{body}}}\n'
+
+
+def _parse_line(line: str, position: int) -> Row | None:
+    """A stored line (ending `}\n`), or None when it is not in the stored shape."""
+    try:
+        cut = line.index(_RECORD)
+        head = json.loads(line[:cut] + "}")
+        return Row(
+            int(head["seq"]),
+            str(head["prev_hash"]),
+            str(head["hash"]),
+            line[cut + len(_RECORD) : -2],
+            position,
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class JsonLinesStore:
+    """An append-only file; each batch is flushed and fsynced; `<file>.head` holds the head."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.target = str(path)
+        self.head_path = path.with_name(path.name + ".head")
+        self._fingerprints: set[str] | None = None
+
+    def _last(self, handle: Any) -> tuple[int, str]:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            return 0, GENESIS
+        window = min(size, 1 << 20)
+        handle.seek(size - window)
+        tail = handle.read(window).decode("utf-8", errors="replace")
+        if not tail.endswith("\n"):
+            raise LogError(
+                self.target,
+                "the last line is incomplete (a write was cut short); "
+                "run `triage verify` and move the torn bytes aside before appending",
+            )
+        last = tail[:-1].rsplit("\n", 1)[-1]
+        row = _parse_line(last + "\n", 0)
+        if row is None:
+            raise LogError(self.target, "the last line is not a record; run `triage verify`")
+        return row.seq, row.hash
+
+    def _known(self) -> set[str]:
+        if self._fingerprints is None:
+            self._fingerprints = set()
+            for row in self.rows():
+                if '"kind":"rulebook_snapshot"' in row.body:
+                    self._fingerprints.add(json.loads(row.body)["rulebook"]["fingerprint"])
+        return self._fingerprints
+
+    def append(
+        self, pending: Sequence[Pending], snapshot: Pending | None = None
+    ) -> list[tuple[int, str]]:
+        known = self._known() if snapshot is not None else set()
+        with self.path.open("a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                last = self._last(handle)
+                batch = list(pending)
+                if snapshot is not None and snapshot.fingerprint not in known:
+                    batch.insert(0, snapshot)
+                chained = _chain(last, batch)
+                handle.seek(0, os.SEEK_END)
+                handle.write(
+                    "".join(_line(s, p, h, item.body) for s, p, h, item in chained).encode()
+                )
+                handle.flush()
+                os.fsync(handle.fileno())
+                if chained:
+                    self._write_head(chained[-1][0], chained[-1][2])
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        if snapshot is not None and snapshot.fingerprint:
+            known.add(snapshot.fingerprint)
+        return [(s, h) for s, _, h, item in chained if item is not snapshot]
+
+    def _write_head(self, seq: int, digest: str) -> None:
+        temporary = self.head_path.with_name(self.head_path.name + ".tmp")
+        temporary.write_text(json.dumps({"seq": seq, "hash": digest}), encoding="utf-8")
+        with temporary.open("rb") as handle:
+            os.fsync(handle.fileno())
+        temporary.replace(self.head_path)
+
+    def rows(self) -> Iterator[Row]:
+        if not self.path.exists():
+            return
+        with self.path.open("r", encoding="utf-8", newline="\n") as handle:
+            for position, line in enumerate(handle, start=1):
+                if not line.endswith("\n"):
+                    return  # a torn tail: reported by torn_tail(), never read as a record
+                row = _parse_line(line, position)
+                yield row if row is not None else Row(-1, "", "", line, position)
+
+    def head(self) -> tuple[int, str] | None:
+        if not self.head_path.exists():
+            return None
+        data = json.loads(self.head_path.read_text(encoding="utf-8"))
+        return int(data["seq"]), str(data["hash"])
+
+    def snapshot(self, fingerprint: str) -> str | None:
+        for row in self.rows():
+            if (
+                '"kind":"rulebook_snapshot"' in row.body
+                and fingerprint in row.body
+                and json.loads(row.body)["rulebook"]["fingerprint"] == fingerprint
+            ):
+                return row.body
+        return None
+
+    def torn_tail(self) -> TornTail | None:
+        if not self.path.exists():
+            return None
+        size = self.path.stat().st_size
+        with self.path.open("rb") as handle:
+            window = min(size, 1 << 20)
+            handle.seek(size - window)
+            tail = handle.read(window)
+        if not tail or tail.endswith(b"\n"):
+            return None
+        cut = tail.rfind(b"\n")
+        length = window - (cut + 1)
+        return TornTail(size - length, length)
+
+    def close(self) -> None:
+        return None
+
+
+# -- SQL (SQLite and PostgreSQL share the statements' shape) ---------------------------------
+
+
+class SqliteStore:
+    """The embedded default: one file, WAL journal, `synchronous=FULL`, `BEGIN IMMEDIATE`."""
+
+    def __init__(self, path: Path) -> None:
+        self.target = f"sqlite:///{path}"
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=120, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY,"
+                " prev_hash TEXT NOT NULL,"
+                " hash TEXT NOT NULL, kind TEXT NOT NULL, fingerprint TEXT, body TEXT NOT NULL)"
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1),"
+                " seq INTEGER NOT NULL, hash TEXT NOT NULL)"
+            )
+            self._db.execute(
+                "CREATE INDEX IF NOT EXISTS snapshots ON records (fingerprint)"
+                " WHERE fingerprint IS NOT NULL"
+            )
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def append(
+        self, pending: Sequence[Pending], snapshot: Pending | None = None
+    ) -> list[tuple[int, str]]:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
+            last = (row[0], row[1]) if row else (0, GENESIS)
+            batch = list(pending)
+            if (
+                snapshot is not None
+                and not db.execute(
+                    "SELECT 1 FROM records WHERE fingerprint = ? LIMIT 1", (snapshot.fingerprint,)
+                ).fetchone()
+            ):
+                batch.insert(0, snapshot)
+            chained = _chain(last, batch)
+            db.executemany(
+                "INSERT INTO records (seq, prev_hash, hash, kind, fingerprint, body)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        s,
+                        p,
+                        h,
+                        item.kind,
+                        item.fingerprint if item.kind == SNAPSHOT else None,
+                        item.body,
+                    )
+                    for s, p, h, item in chained
+                ],
+            )
+            if chained:
+                db.execute(
+                    "INSERT INTO head (id, seq, hash) VALUES (1, ?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                    (chained[-1][0], chained[-1][2]),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return [(s, h) for s, _, h, item in chained if item is not snapshot]
+
+    def rows(self) -> Iterator[Row]:
+        cursor = self._db.execute("SELECT seq, prev_hash, hash, body FROM records ORDER BY seq")
+        for position, (seq, prev, digest, body) in enumerate(cursor, start=1):
+            yield Row(seq, prev, digest, body, position)
+
+    def head(self) -> tuple[int, str] | None:
+        row = self._db.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def snapshot(self, fingerprint: str) -> str | None:
+        row = self._db.execute(
+            "SELECT body FROM records WHERE fingerprint = ? ORDER BY seq LIMIT 1", (fingerprint,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def torn_tail(self) -> TornTail | None:
+        return None
+
+    def close(self) -> None:
+        self._db.close()
+
+
+_PG_LOCK = 7_310_221_804  # an arbitrary constant: the advisory lock that serialises appends
+
+
+class PostgresStore:
+    """PostgreSQL through psycopg 3: tables `triage_records` and `triage_head`."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise UsageError(
+                "a postgresql:// log needs psycopg: pip install 'triage[postgres]'"
+            ) from None
+        self.target = url
+        self._db = psycopg.connect(url, autocommit=False)
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK,))
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS triage_records (seq BIGINT PRIMARY KEY,"
+                " prev_hash TEXT NOT NULL,"
+                " hash TEXT NOT NULL, kind TEXT NOT NULL, fingerprint TEXT, body TEXT NOT NULL)"
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS triage_head (id INTEGER PRIMARY KEY CHECK (id = 1),"
+                " seq BIGINT NOT NULL, hash TEXT NOT NULL)"
+            )
+            self._db.execute(
+                "CREATE INDEX IF NOT EXISTS triage_snapshots ON triage_records (fingerprint)"
+                " WHERE fingerprint IS NOT NULL"
+            )
+
+    def append(
+        self, pending: Sequence[Pending], snapshot: Pending | None = None
+    ) -> list[tuple[int, str]]:
+        db = self._db
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK,))
+            row = db.execute("SELECT seq, hash FROM triage_head WHERE id = 1").fetchone()
+            last = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+            batch = list(pending)
+            if (
+                snapshot is not None
+                and not db.execute(
+                    "SELECT 1 FROM triage_records WHERE fingerprint = %s LIMIT 1",
+                    (snapshot.fingerprint,),
+                ).fetchone()
+            ):
+                batch.insert(0, snapshot)
+            chained = _chain(last, batch)
+            with db.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO triage_records (seq, prev_hash, hash, kind, fingerprint, body)"
+                    " VALUES (%s, %s, %s, %s, %s, %s)",
+                    [
+                        (
+                            s,
+                            p,
+                            h,
+                            item.kind,
+                            item.fingerprint if item.kind == SNAPSHOT else None,
+                            item.body,
+                        )
+                        for s, p, h, item in chained
+                    ],
+                )
+            if chained:
+                db.execute(
+                    "INSERT INTO triage_head (id, seq, hash) VALUES (1, %s, %s)"
+                    " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                    (chained[-1][0], chained[-1][2]),
+                )
+        return [(s, h) for s, _, h, item in chained if item is not snapshot]
+
+    def rows(self) -> Iterator[Row]:
+        with self._db.cursor(name="triage_rows") as cursor:  # server-side: constant memory
+            cursor.itersize = 5000
+            cursor.execute("SELECT seq, prev_hash, hash, body FROM triage_records ORDER BY seq")
+            for position, (seq, prev, digest, body) in enumerate(cursor, start=1):
+                yield Row(int(seq), str(prev), str(digest), str(body), position)
+        self._db.commit()
+
+    def head(self) -> tuple[int, str] | None:
+        row = self._db.execute("SELECT seq, hash FROM triage_head WHERE id = 1").fetchone()
+        self._db.commit()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def snapshot(self, fingerprint: str) -> str | None:
+        row = self._db.execute(
+            "SELECT body FROM triage_records WHERE fingerprint = %s ORDER BY seq LIMIT 1",
+            (fingerprint,),
+        ).fetchone()
+        self._db.commit()
+        return None if row is None else str(row[0])
+
+    def torn_tail(self) -> TornTail | None:
+        return None
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def open_store(target: str | Path) -> Store:
+    """`x.jsonl`, `sqlite:///path` (or a path ending .sqlite/.db), or a `postgresql://` URL."""
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(text)
+    if text.startswith("sqlite:///"):
+        return SqliteStore(Path(text.removeprefix("sqlite:///")))
+    path = Path(text)
+    if path.suffix == ".jsonl":
+        return JsonLinesStore(path)
+    if path.suffix in {".sqlite", ".sqlite3", ".db"}:
+        return SqliteStore(path)
+    raise UsageError(
+        f"cannot tell the kind of log {text!r}; "
+        "use a .jsonl path, sqlite:///path or a postgresql:// URL"
+    )

@@ -1,0 +1,332 @@
+"""Journeys: moving a child along the continuum, decided by step rules and checked on the graph.
+
+A journey event (a new referral on an open case, a review with findings, a plan ending, a
+birthday, a closure) is about one service the child is open to. The rulebook's *step rules*
+(`then: {step: step_up|step_down|transition|close, to: NODE}`) decide the move, hit policy
+*priority*, on the same evaluator as referrals; the pathway graph must allow it. A practitioner
+may override with a recorded reason: the override may leave the graph's edges (it is marked as
+such) but never crosses a forbidden edge. When no step rule applies, or the engine fails, the
+child stays where it is: a journey never moves a child lower by default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Literal
+
+import structlog
+from pydantic import Field, ValidationError
+
+from triage._base import IsoDate, IsoDateTime, Level, Model
+from triage.conditions import All, EventKind, ReviewFinding, ServiceIs
+from triage.decision import RulebookRef
+from triage.engine import LIBRARY_VERSION, EngineName, make_evaluator
+from triage.errors import EngineFault, MoveRefused, Problem, ReferralInvalid
+from triage.evaluator import Evaluator
+from triage.facts import JourneyFacts, age_in_years
+from triage.loader import load_rulebook
+from triage.pathway import EdgeKind, PathwayGraph, load_pathway
+from triage.referral import ChildFlag, Consent, Identifier, parse_problems
+from triage.rulebook import Rule, Rulebook, StepOutcome, TransitionKind
+
+_log = structlog.get_logger("triage")
+_EVENTS = {
+    TransitionKind.STEP_UP: "case_stepped_up",
+    TransitionKind.STEP_DOWN: "case_stepped_down",
+    TransitionKind.TRANSITION: "case_transitioned",
+    TransitionKind.CLOSE: "case_closed",
+}
+_EDGE_OF = {
+    TransitionKind.STEP_UP: EdgeKind.STEP_UP,
+    TransitionKind.STEP_DOWN: EdgeKind.STEP_DOWN,
+    TransitionKind.TRANSITION: EdgeKind.TRANSITION,
+    TransitionKind.CLOSE: EdgeKind.EXIT,
+}
+
+
+class Override(Model):
+    """A practitioner's decision that replaces the rules', with the reason recorded."""
+
+    to: str = Field(min_length=1, description="A node of the pathway graph.")
+    reason: str = Field(min_length=10, description="Why the practitioner decided otherwise.")
+
+
+class JourneyEvent(Model):
+    event_id: Identifier
+    child_id: Identifier
+    occurred_at: IsoDateTime
+    event: EventKind
+    service: str = Field(min_length=1, description="The service (pathway node) the event is about.")
+    date_of_birth: IsoDate | None = None
+    expected_date_of_birth: IsoDate | None = None
+    findings: tuple[ReviewFinding, ...] = ()
+    level: Level | None = Field(
+        default=None, description="Level of need of a new referral, if any."
+    )
+    consent: Consent = Consent.GIVEN
+    flags: tuple[ChildFlag, ...] = ()
+    decided_by: str | None = Field(
+        default=None, description="Who decided (a practitioner's role or id)."
+    )
+    override: Override | None = None
+
+
+class PathwayRef(Model):
+    id: str
+    version: str
+    fingerprint: str
+
+
+StepKind = Literal["step_up", "step_down", "transition", "close", "stay"]
+
+
+class TransitionDecision(Model):
+    transition_id: str
+    event_id: str
+    child_id: str
+    from_service: str
+    to_service: str
+    kind: StepKind
+    reasons: tuple[str, ...]
+    rules_fired: tuple[str, ...]
+    decided_by: str
+    decided_at: datetime
+    as_of: date
+    overridden: bool = False
+    rules_proposed: str | None = Field(
+        default=None, description="Where the rules would have moved."
+    )
+    closure_reason: str | None = None
+    manual_review: bool = False
+    rulebook: RulebookRef
+    pathway: PathwayRef
+    library_version: str
+
+
+def _step_services(rule: Rule) -> tuple[str, ...]:
+    tests = rule.when.all if isinstance(rule.when, All) else (rule.when,)
+    return tuple(s for test in tests if isinstance(test, ServiceIs) for s in test.service)
+
+
+class Journeys:
+    """Decides journey events with one rulebook, one evaluator and one pathway graph."""
+
+    def __init__(
+        self,
+        rulebook: Rulebook | None = None,
+        pathway: PathwayGraph | None = None,
+        engine: EngineName | Evaluator = "durable",
+    ) -> None:
+        self.rulebook = load_rulebook() if rulebook is None else rulebook
+        self.pathway = load_pathway(rulebook=self.rulebook) if pathway is None else pathway
+        self.evaluator = (
+            make_evaluator(engine, self.rulebook) if isinstance(engine, str) else engine
+        )
+        self._check_rules_against_graph()
+
+    def _check_rules_against_graph(self) -> None:
+        """Every move a step rule can make must be an edge of the graph, of its kind."""
+        problems = []
+        for rule in self.rulebook.rules_of("step"):
+            assert isinstance(rule.then, StepOutcome)
+            services = _step_services(rule)
+            if not services:
+                problems.append(
+                    Problem(
+                        "when", "a step rule must test `service` at its top level", rule_id=rule.id
+                    )
+                )
+            nodes = {node.id for node in self.pathway.nodes}
+            for service in services:
+                if service not in nodes or rule.then.to not in nodes:
+                    problems.append(
+                        Problem(
+                            "when",
+                            f"names {service} -> {rule.then.to}, not both nodes of the pathway",
+                            rule_id=rule.id,
+                        )
+                    )
+                    continue
+                edge = self.pathway.edge(service, rule.then.to)
+                if edge is None or edge.kind != _EDGE_OF[rule.then.step]:
+                    problems.append(
+                        Problem(
+                            "then",
+                            f"moves {service} -> {rule.then.to} ({rule.then.step}), "
+                            "which is not an edge of that kind in the pathway",
+                            rule_id=rule.id,
+                        )
+                    )
+        if problems:
+            from triage.errors import RulebookInvalid
+
+            raise RulebookInvalid(
+                problems, f"step rules of {self.rulebook.id} on pathway {self.pathway.id}"
+            )
+
+    def validate(self, data: JourneyEvent | str | bytes | Mapping[str, Any]) -> JourneyEvent:
+        if isinstance(data, JourneyEvent):
+            event = data
+        else:
+            try:
+                event = (
+                    JourneyEvent.model_validate_json(data)
+                    if isinstance(data, str | bytes)
+                    else JourneyEvent.model_validate(data)
+                )
+            except ValidationError as error:
+                raise ReferralInvalid(parse_problems(error), "the journey event") from None
+        nodes = tuple(sorted(node.id for node in self.pathway.nodes))
+        problems = []
+        if event.service not in nodes:
+            problems.append(
+                Problem("service", "is not a node of the pathway", event.service, nodes)
+            )
+        if event.override is not None and event.override.to not in nodes:
+            problems.append(
+                Problem("override.to", "is not a node of the pathway", event.override.to, nodes)
+            )
+        if (event.date_of_birth is None) == (event.expected_date_of_birth is None):
+            problems.append(
+                Problem("", "give exactly one of date_of_birth or expected_date_of_birth")
+            )
+        if problems:
+            raise ReferralInvalid(problems, "the journey event")
+        return event
+
+    def decide(
+        self, data: JourneyEvent | str | bytes | Mapping[str, Any], as_of: date | None = None
+    ) -> TransitionDecision:
+        event = self.validate(data)
+        on = event.occurred_at.date() if as_of is None else as_of
+        facts = JourneyFacts(
+            event=event.event.value,
+            service=event.service,
+            findings=frozenset(f.value for f in event.findings),
+            level=event.level,
+            unborn=event.date_of_birth is None,
+            age_years=None
+            if event.date_of_birth is None
+            else age_in_years(event.date_of_birth, event.occurred_at.date()),
+            consent=event.consent.value,
+            flags=frozenset(f.value for f in event.flags),
+        )
+        rules = self.rulebook.rule_by_id
+        manual = False
+        try:
+            fired = [rules[i] for i in self.evaluator.step_rules(facts, on)]
+        except EngineFault as fault:
+            _log.error(
+                "engine_fault", engine=fault.engine, what=fault.what, rulebook=self.rulebook.id
+            )
+            fired, manual = [], True
+        winner = max(fired, key=lambda r: r.priority, default=None)
+        reasons = [
+            f"{r.title}. Source: {r.reference} [rule {r.id}]" for r in ([winner] if winner else [])
+        ]
+        proposed = winner.then if winner is not None else None
+        assert proposed is None or isinstance(proposed, StepOutcome)
+        if event.override is not None:
+            target, kind, closure = self._overridden(event, proposed)
+            reasons.insert(
+                0, f"Overridden by {event.decided_by or 'a practitioner'}: {event.override.reason}"
+            )
+        elif proposed is not None:
+            target, kind, closure = proposed.to, proposed.step.value, proposed.closure_reason
+            self._allowed(event.service, target, proposed.step)
+        else:
+            target, kind, closure = event.service, "stay", None
+            reasons.append(
+                "The engine failed, so the child stays where it is until a manager reviews it."
+                if manual
+                else f"No step rule applies, so the child stays with {event.service}."
+            )
+        seed = "\x1f".join(
+            (
+                event.event_id,
+                event.child_id,
+                self.rulebook.fingerprint,
+                self.pathway.fingerprint,
+                on.isoformat(),
+            )
+        )
+        decision = TransitionDecision(
+            transition_id="T-" + hashlib.sha256(seed.encode()).hexdigest()[:20],
+            event_id=event.event_id,
+            child_id=event.child_id,
+            from_service=event.service,
+            to_service=target,
+            kind=kind,
+            reasons=tuple(reasons),
+            rules_fired=tuple(r.id for r in fired) if winner else (),
+            decided_by=event.decided_by or "rules",
+            decided_at=event.occurred_at,
+            as_of=on,
+            overridden=event.override is not None,
+            rules_proposed=None if proposed is None else proposed.to,
+            closure_reason=closure,
+            manual_review=manual,
+            rulebook=RulebookRef(
+                id=self.rulebook.id,
+                version=self.rulebook.version,
+                fingerprint=self.rulebook.fingerprint,
+            ),
+            pathway=PathwayRef(
+                id=self.pathway.id,
+                version=self.pathway.version,
+                fingerprint=self.pathway.fingerprint,
+            ),
+            library_version=LIBRARY_VERSION,
+        )
+        _log.info(
+            _EVENTS.get(TransitionKind(kind), "case_stayed") if kind != "stay" else "case_stayed",
+            transition_id=decision.transition_id,
+            from_service=decision.from_service,
+            to_service=decision.to_service,
+            kind=kind,
+            overridden=decision.overridden,
+            rules_fired=decision.rules_fired,
+        )
+        return decision
+
+    def _allowed(self, source: str, target: str, kind: TransitionKind) -> None:
+        forbidden = self.pathway.forbidden_edge(source, target)
+        if forbidden is not None:
+            raise MoveRefused(source, target, f"forbidden: {forbidden.reason}", self._next(source))
+        edge = self.pathway.edge(source, target)
+        if edge is None or edge.kind != _EDGE_OF[kind]:
+            raise MoveRefused(
+                source, target, f"not a {kind.value} edge of the pathway", self._next(source)
+            )
+
+    def _next(self, source: str) -> tuple[str, ...]:
+        return tuple(f"{e.target} ({e.kind.value})" for e in self.pathway.next_steps(source))
+
+    def _overridden(
+        self, event: JourneyEvent, proposed: StepOutcome | None
+    ) -> tuple[str, str, str | None]:
+        assert event.override is not None
+        source, target = event.service, event.override.to
+        forbidden = self.pathway.forbidden_edge(source, target)
+        if forbidden is not None:
+            raise MoveRefused(
+                source,
+                target,
+                f"forbidden, even by override: {forbidden.reason}",
+                self._next(source),
+            )
+        edge = self.pathway.edge(source, target)
+        if edge is not None and edge.kind is not EdgeKind.ROUTE:
+            kind = {v: k for k, v in _EDGE_OF.items()}[edge.kind].value
+        else:
+            before, after = self.pathway.level_of(source), self.pathway.level_of(target)
+            if before is not None and after is not None and after != before:
+                kind = "step_up" if after > before else "step_down"
+            else:
+                kind = "transition"
+        closure = (
+            proposed.closure_reason if proposed is not None and proposed.to == target else None
+        )
+        return target, kind, closure
