@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/triage explain examples/referrals/*.json
+	$(BIN)/triage demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

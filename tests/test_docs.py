@@ -80,6 +80,7 @@ def test_public_api_is_pinned() -> None:
         "load_rulebook",
         "make_evaluator",
         "parse_referral",
+        "simulate",
     }
     for name in triage.__all__:
         assert getattr(triage, name) is not None

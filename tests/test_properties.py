@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from triage import FrontDoor, TriageError
 from triage.decision import Decision
+from triage.facts import age_in_years
 
 from .strategies import INDICATORS, json_values, malformed_referrals, referrals
 
@@ -60,14 +61,24 @@ def test_adding_a_concern_never_lowers_the_level(
 
 
 @given(referral=referrals())
-def test_immediate_danger_always_routes_to_emergency_protection(
+def test_immediate_danger_always_routes_to_immediate_protection(
     referral: dict[str, Any], durable: FrontDoor
 ) -> None:
+    """A born child under 18 goes to emergency protection; an unborn child to a strategy
+    discussion now (no EPO before birth); a young adult to their allocated worker now, or to
+    manual review. Always level 4, never a lower route."""
     referral["immediate_danger"] = True
-    for decision in durable.route(referral):
-        assert decision.route == "emergency_protection"
+    received = date.fromisoformat(referral["received_at"][:10])
+    for decision, child in zip(durable.route(referral), referral["children"], strict=True):
+        born = child.get("date_of_birth")
+        if born is not None and age_in_years(date.fromisoformat(born), received) < 18:
+            assert decision.route == "emergency_protection"
+        elif born is None:
+            assert decision.route == "strategy_discussion"
+        else:
+            assert decision.route in {"allocated_worker", "manual_review"}
         assert decision.level == 4
-        assert decision.urgency == "immediate"
+        assert decision.urgency in {"immediate", "same_day"}
 
 
 @given(referral=referrals())

@@ -31,6 +31,7 @@ from triage.loader import bundled_rules_dir, load_rulebook
 from triage.pathway import PathwayGraph, load_pathway
 from triage.referral import Child, Concern, OpenInvolvement, Referral, parse_referral
 from triage.rulebook import Rulebook
+from triage.simulation import simulate
 from triage.workdays import add_working_days
 
 __version__ = LIBRARY_VERSION
@@ -69,4 +70,5 @@ __all__ = [
     "load_rulebook",
     "make_evaluator",
     "parse_referral",
+    "simulate",
 ]

@@ -120,7 +120,8 @@ def cli(verbose: bool) -> None:
     Lines. The bundled rulebook models Kent's continuum of need (levels 1-4).
 
     \b
-    Exit status: 0 done; 1 findings (lint); 2 input or rulebook unusable.
+    Exit status: 0 done; 1 a check found something (lint findings, a verify or replay
+    failure, a failed scenario); 2 input, rulebook or log unusable (the message says why).
     """
     _configure_logging(verbose)
 
@@ -366,6 +367,94 @@ def journey(
         sys.exit(2)
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option("-q", "--quiet", is_flag=True, help="Print failures and the summary line only.")
+@_rules_option
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="durable",
+    show_default=True,
+    help="The evaluator to run the scenarios on.",
+)
+def scenarios(paths: tuple[Path, ...], quiet: bool, rules_dir: Path | None, engine: str) -> None:
+    """Run the scenario files and folders in PATHS: each failure is shown with the decision's
+    reasons beside the expectation; the last line is `N passed, N failed`; exit 1 on a failure."""
+    from triage.scenarios import ScenarioRunner, load_scenarios, report_line
+
+    try:
+        found = load_scenarios(paths)
+        runner = ScenarioRunner(_rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
+    except TriageError as error:
+        _fail(error)
+    outcomes = []
+    for item in found:
+        outcome = runner.run(item)
+        outcomes.append(outcome)
+        if outcome.passed:
+            if not quiet:
+                click.echo(f"PASS  {outcome.name}")
+            continue
+        click.echo(f"FAIL  {outcome.name}  ({outcome.file})")
+        for failure in outcome.failures:
+            click.echo(f"        expected: {failure}")
+        click.echo("        the decision:")
+        click.echo("\n".join(f"          {line}" for line in outcome.explanation.splitlines()))
+    click.echo(report_line(outcomes))
+    if not all(o.passed for o in outcomes):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--n",
+    "count",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="How many synthetic referrals.",
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Random seed."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for the log, the HTML report and the picture. Default: a new temporary folder.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Worker processes for the replay.",
+)
+def demo(count: int, seed: int, out: Path | None, workers: int) -> None:
+    """The whole story on the embedded defaults: simulate referrals and journeys, route and
+    decide them with the Kent rulebook on durable_rules into an SQLite decision log, verify and
+    replay it, print the KPI report and write the HTML report and a pathway picture."""
+    import contextlib
+    import tempfile
+
+    from triage.demo import run_demo
+
+    folder = out if out is not None else Path(tempfile.mkdtemp(prefix="triage-demo-"))
+
+    @contextlib.contextmanager
+    def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+        with click.progressbar(
+            length=total, label=label.ljust(18), file=sys.stderr, hidden=not sys.stderr.isatty()
+        ) as bar:
+            yield bar.update
+
+    try:
+        run_demo(folder, n=count, seed=seed, workers=workers, progress=progress, say=click.echo)
+    except TriageError as error:
+        _fail(error)
+
+
 def _progress_total(log_target: str) -> int | None:
     try:
         store = open_store(log_target)
@@ -502,6 +591,160 @@ def graph(
         out.write_bytes(data)
     except OSError as error:
         _fail(UsageError(f"cannot write {out}: {error.strerror or error}"))
+
+
+@cli.command("simulate")
+@click.option(
+    "--n", "count", type=click.IntRange(min=0), required=True, help="How many referrals to write."
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    required=True,
+    help="The same seed (and options) gives the same referrals, byte for byte.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to FILE, with a progress bar on a terminal. Default: standard output.",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default="2025-04-01",
+    show_default=True,
+    help="The first day referrals can arrive (YYYY-MM-DD).",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=365,
+    show_default=True,
+    help="Calendar days from --start; referrals arrive on their working days.",
+)
+@click.option(
+    "--journeys",
+    "journeys_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the journey events that follow these referrals (reviews, plan ends, "
+    "closures; each referral routed by the reference evaluator) to FILE as JSON Lines.",
+)
+@_rules_option
+def simulate_command(
+    count: int,
+    seed: int,
+    out: Path | None,
+    start: Any,
+    days: int,
+    journeys_out: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """Write N synthetic referrals as JSON Lines, calibrated to national figures for England
+    (docs/simulation.md). Nothing is real: synthetic ids, no names, no free text."""
+    # Imported here so that this command stays one self-contained block of this file.
+    from triage.errors import UsageError
+    from triage.simulation import simulate
+
+    rulebook = _rulebook(rules_dir)
+    try:
+        referrals = simulate(count, seed, rulebook, start=start.date(), days=days)
+    except TriageError as error:
+        _fail(error)
+    if journeys_out is not None:
+        from triage.simulation import simulate_journeys
+
+        kept = list(referrals)
+        referrals = iter(kept)
+        door = FrontDoor(rulebook, engine="reference")
+        events = simulate_journeys(((r, door.route(r)) for r in kept), seed)
+        with journeys_out.open("w", encoding="utf-8", newline="\n") as file:
+            file.writelines(json.dumps(event, separators=(",", ":")) + "\n" for event in events)
+    lines = (json.dumps(referral, separators=(",", ":")) + "\n" for referral in referrals)
+    if out is None:
+        sys.stdout.writelines(lines)
+        sys.stdout.flush()
+        return
+    step = 500  # redrawing the bar for every line would cost more than writing it
+    try:
+        with (
+            out.open("w", encoding="utf-8", newline="\n") as file,
+            click.progressbar(
+                length=count, label="simulating", file=sys.stderr, hidden=not sys.stderr.isatty()
+            ) as bar,
+        ):
+            for number, line in enumerate(lines, start=1):
+                file.write(line)
+                if number % step == 0:
+                    bar.update(step)
+            bar.update(count % step)
+    except OSError as error:
+        _fail(UsageError(f"cannot write {out}: {error.strerror or error}"))
+
+
+@cli.command("report")
+@click.argument("log_target", metavar="LOG")
+@click.option(
+    "--population",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Children under 18 in the area: gives the starts per 10,000 under-18s.",
+)
+@click.option(
+    "--from",
+    "start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="DATE",
+    help="First day of the period (YYYY-MM-DD, inclusive): referrals by received_at, journey "
+    "events by occurred_at.",
+)
+@click.option(
+    "--to",
+    "end",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="DATE",
+    help="Last day of the period (YYYY-MM-DD, inclusive).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Also write one self-contained HTML page with charts to FILE.",
+)
+def report_command(
+    log_target: str,
+    population: int | None,
+    start: Any,
+    end: Any,
+    as_json: bool,
+    html_file: Path | None,
+) -> None:
+    """The KPI report of a decision LOG: the indicators of Kent's plans a log can support
+    (docs/report.md), each with its definition. Needs no key: it counts pseudonymised ids."""
+    # Imported here so that this command stays one self-contained block of this file.
+    from triage.errors import UsageError
+    from triage.report import kpi_report, render_table, to_html, to_json
+
+    try:
+        report = kpi_report(
+            log_target, population=population, start=_as_date(start), end=_as_date(end)
+        )
+    except TriageError as error:
+        _fail(error)
+    click.echo(to_json(report) if as_json else render_table(report))
+    if html_file is not None:
+        try:
+            html_file.write_text(to_html(report), encoding="utf-8")
+        except OSError as error:
+            _fail(UsageError(f"cannot write {html_file}: {error.strerror or error}"))
+        click.echo(f"wrote the HTML report to {html_file}", err=True)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ TriageError                 (code: ErrorCode; message built from structured fiel
 │   ├── RulebookNotFound    no rulebook at the path given
 │   └── RulebookInvalid     a rulebook that fails validation; file, line, rule id, field path
 ├── PathwayInvalid          a pathway file that fails validation; file, line, node or edge
+├── ScenarioInvalid         a scenario file that does not fit the scenario format
 ├── MoveRefused             a journey move the pathway does not allow, or forbids outright
 ├── GraphvizMissing         the Graphviz `dot` program is missing or cannot draw (svg, png)
 ├── EngineFault             an evaluator failed; the FrontDoor turns it into manual_review
@@ -35,6 +36,7 @@ ErrorCode = Literal[
     "pathway_invalid",
     "graphviz_missing",
     "move_refused",
+    "scenario_invalid",
     "engine_fault",
     "log_unusable",
     "usage_error",
@@ -187,3 +189,10 @@ class MoveRefused(TriageError):
         self.source, self.target = source, target
         hint = f"; allowed next steps from {source}: {', '.join(allowed)}" if allowed else ""
         super().__init__(f"move {source} -> {target} refused: {why}{hint}")
+
+
+class ScenarioInvalid(_ProblemsError):
+    """A scenario file that does not fit the format: file, line and field path per problem."""
+
+    code: ErrorCode = "scenario_invalid"
+    summary = "have {n} problem{s}"

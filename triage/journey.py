@@ -59,6 +59,9 @@ class JourneyEvent(Model):
     occurred_at: IsoDateTime
     event: EventKind
     service: str = Field(min_length=1, description="The service (pathway node) the event is about.")
+    service_since: IsoDate | None = Field(
+        default=None, description="When the child's involvement with that service began (for KPIs)."
+    )
     date_of_birth: IsoDate | None = None
     expected_date_of_birth: IsoDate | None = None
     findings: tuple[ReviewFinding, ...] = ()
