@@ -532,9 +532,9 @@ ESCALATION = 0.08  # not in the plans: a minority of early help cases step up
 ASSESSMENT_NFA = 0.28  # England 2017: about 28% of assessments end in no further action
 ASSESSMENT_MEDIAN_WORKING_DAYS = 33  # England 2025: median assessment length
 PLAN_CONCERNS_REDUCED = 0.85  # not in the plans: most plans end because concerns reduced
-CONSENT_TO_EARLY_HELP = (
-    0.35  # chosen so about a quarter of social care closures step down (Kent 2016-17: 23%)
-)
+# Not in the plans. Kent's 23% step-down share (2016-17) is over all social care closures; the
+# simulator makes only assessment and protection plan endings, so the demo's share is higher.
+CONSENT_TO_EARLY_HELP = 0.12
 
 
 def simulate_journeys(
