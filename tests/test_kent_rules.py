@@ -287,6 +287,32 @@ CASES = [
         due_by=date(2026, 3, 9),
     ),
     Case(
+        "a young adult open to early help in immediate danger goes to that worker at once",
+        make_referral(
+            immediate_danger=True,
+            children=[
+                child(
+                    date_of_birth="2007-01-01", open_involvement={"service": "intensive_early_help"}
+                )
+            ],
+        ),
+        4,
+        "intensive_early_help",
+        ("immediate_danger_young_adult_allocated_worker",),
+        flags=("possible_step_up",),
+        urgency="immediate",
+        due_by=date(2026, 3, 2),
+    ),
+    Case(
+        "a young adult open to no service in immediate danger: a manager reviews the same day",
+        make_referral(immediate_danger=True, children=[child(date_of_birth="2007-01-01")]),
+        4,
+        "manual_review",
+        ("immediate_danger_level_4",),
+        urgency="same_day",
+        due_by=date(2026, 3, 2),
+    ),
+    Case(
         "a date before the Support Levels Guidance has no rules in force: manual review",
         make_referral(concerns=concerns("physical_abuse")),
         None,

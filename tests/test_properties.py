@@ -65,8 +65,8 @@ def test_immediate_danger_always_routes_to_immediate_protection(
     referral: dict[str, Any], durable: FrontDoor
 ) -> None:
     """A born child under 18 goes to emergency protection; an unborn child to a strategy
-    discussion now (no EPO before birth); a young adult to their allocated worker now, or to
-    manual review. Always level 4, never a lower route."""
+    discussion now (no EPO before birth); a young adult at once to the worker of the service
+    they are open to, or to manual review. Always level 4, immediate or same day."""
     referral["immediate_danger"] = True
     received = date.fromisoformat(referral["received_at"][:10])
     for decision, child in zip(durable.route(referral), referral["children"], strict=True):
@@ -75,8 +75,14 @@ def test_immediate_danger_always_routes_to_immediate_protection(
             assert decision.route == "emergency_protection"
         elif born is None:
             assert decision.route == "strategy_discussion"
-        else:
-            assert decision.route in {"allocated_worker", "manual_review"}
+        else:  # a young adult: at once to the worker of the service they are open to, or review
+            involvement = child.get("open_involvement")
+            open_route = (
+                durable.rulebook.service_by_id[involvement["service"]].route
+                if involvement
+                else None
+            )
+            assert decision.route in {open_route, "manual_review"}
         assert decision.level == 4
         assert decision.urgency in {"immediate", "same_day"}
 
