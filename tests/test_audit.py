@@ -433,3 +433,56 @@ def test_replay_with_two_workers_matches_one(tmp_path: Path, durable: FrontDoor)
     one = replay_log(target)
     two = replay_log(target, workers=2)
     assert (two.records, two.decisions, two.different) == (one.records, one.decisions, 0)
+
+
+REPLAY_WITH_WORKERS = """
+import logging, sys
+import structlog
+from triage.audit import replay_log
+
+structlog.configure(
+    wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+    logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+)
+report = replay_log(sys.argv[1], workers=2)
+print("replayed", report.records, report.different)
+"""
+
+
+def test_replay_workers_keep_the_applications_logging_configuration(
+    tmp_path: Path, reference: FrontDoor
+) -> None:
+    """Spawned workers start with structlog's defaults (every event printed to stdout) unless
+    replay carries the application's configuration over: here, drop info events."""
+    target = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    write_log(target, reference)
+    done = subprocess.run(
+        [sys.executable, "-c", REPLAY_WITH_WORKERS, target],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert done.stdout.splitlines() == [f"replayed {len(SAMPLES)} 0"]
+    assert "referral_triaged" not in done.stderr
+
+
+def test_replay_takes_only_a_few_chunks_ahead_of_its_workers() -> None:
+    """The parent reads the log as the workers go, not all of it at once, and keeps order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from triage.audit.replay import _in_order
+
+    taken: list[int] = []
+
+    def jobs() -> Iterator[int]:
+        for number in range(50):
+            taken.append(number)
+            yield number
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = _in_order(pool, lambda n: n * n, jobs(), ahead=4)
+        first = next(results)
+        assert first == 0
+        assert len(taken) <= 6
+        assert [first, *results] == [n * n for n in range(50)]

@@ -30,7 +30,7 @@ import copy
 import itertools
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -57,7 +57,7 @@ from triage.conditions import (
     concern_filters,
 )
 from triage.errors import EngineFault
-from triage.facts import ChildFacts, JourneyFacts
+from triage.facts import ChildFacts, ConcernFact, JourneyFacts
 from triage.referral import ChildFlag
 from triage.rulebook import Rule, Rulebook
 
@@ -65,6 +65,9 @@ MAX_FIELDS = 255
 SENTINEL = "_evaluated"  # not a valid rule id (rule ids start with a letter)
 _SENTINEL_RULE: Json = {"all": [{"m": {"$gte": {"as_of": 0}}}], "run": SENTINEL}
 Json = dict[str, Any]
+
+
+_FLAG_FIELDS = tuple((flag.value, f"flag_{flag.value}") for flag in ChildFlag)
 
 
 def _day(value: date) -> int:
@@ -93,6 +96,26 @@ class CompiledRulebook:
     count_fields: tuple[tuple[str, Any], ...]  # (field, filter key) for distinct-indicator counts
     domain_fields: tuple[tuple[str, Any], ...]  # (field, filter key) for distinct-domain counts
     filters: dict[Any, Any]  # filter key -> ConcernFilter
+    # concern -> keys of the filters that select it: a concern's indicator, level, domain and
+    # about decide, so each distinct concern is tested against the filters once.
+    selecting: dict[ConcernFact, tuple[Any, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def _keys_selecting(self, c: ConcernFact) -> tuple[Any, ...]:
+        keys = self.selecting.get(c)
+        if keys is None:
+            if len(self.selecting) >= 4096:  # bounded; a vocabulary has far fewer concerns
+                self.selecting.clear()
+            keys = self.selecting[c] = tuple(
+                key
+                for key, f in self.filters.items()
+                if (f.indicator is None or c.indicator in f.indicator)
+                and (f.level is None or c.level in f.level)
+                and (f.domain is None or c.domain in f.domain)
+                and (f.about is None or c.about in f.about)
+            )
+        return keys
 
     def flatten(self, facts: ChildFacts, as_of: date, level: int | None = None) -> Json:
         """The flat fact the rulesets match, without `sid` and `id`."""
@@ -107,25 +130,28 @@ class CompiledRulebook:
             "open_level": facts.open_level or 0,
             "rr12": facts.referrals_last_12_months,
         }
-        for flag in ChildFlag:
-            fact[f"flag_{flag.value}"] = flag.value in facts.flags
-        selected: dict[Any, list[tuple[str, str]]] = {}
-        for key, concern_filter in self.filters.items():
-            selected[key] = [
-                (c.indicator, c.domain)
-                for c in facts.concerns
-                if (concern_filter.indicator is None or c.indicator in concern_filter.indicator)
-                and (concern_filter.level is None or c.level in concern_filter.level)
-                and (concern_filter.domain is None or c.domain in concern_filter.domain)
-                and (concern_filter.about is None or c.about in concern_filter.about)
-            ]
-        for field, key in self.count_fields:
-            fact[field] = len({indicator for indicator, _ in selected[key]})
-        for field, key in self.domain_fields:
-            fact[field] = len({domain for _, domain in selected[key]})
+        flags = facts.flags
+        for value, name in _FLAG_FIELDS:
+            fact[name] = value in flags
+        indicators: dict[Any, set[str]] = {}
+        domains: dict[Any, set[str]] = {}
+        for concern in facts.concerns:
+            for key in self._keys_selecting(concern):
+                indicators.setdefault(key, set()).add(concern.indicator)
+                domains.setdefault(key, set()).add(concern.domain)
+        for name, key in self.count_fields:
+            fact[name] = len(indicators.get(key, ()))
+        for name, key in self.domain_fields:
+            fact[name] = len(domains.get(key, ()))
         if level is not None:
-            fact["level"] = level
-            fact["step_up"] = facts.open_level is not None and level > facts.open_level
+            self.add_level(fact, facts, level)
+        return fact
+
+    @staticmethod
+    def add_level(fact: Json, facts: ChildFacts, level: int) -> Json:
+        """A level-stage fact made a route-stage fact: the decided level and `step_up`."""
+        fact["level"] = level
+        fact["step_up"] = facts.open_level is not None and level > facts.open_level
         return fact
 
     @staticmethod
@@ -269,16 +295,27 @@ class _RecordingHost(Host):  # type: ignore[misc]
 
 
 _LOCK = threading.Lock()
-_HOST: tuple[int, _RecordingHost] | None = None
+_HOST: _RecordingHost | None = None
 _IDS = itertools.count(1)
 
 
 def _host() -> _RecordingHost:
-    """The process's one host; a forked child makes its own (threads do not survive a fork)."""
+    """The process's one host, made on first use."""
     global _HOST
-    if _HOST is None or _HOST[0] != os.getpid():
-        _HOST = (os.getpid(), _RecordingHost())
-    return _HOST[1]
+    if _HOST is None:
+        _HOST = _RecordingHost()
+    return _HOST
+
+
+def _forget_after_fork() -> None:
+    """In a forked child: the host's threads did not survive the fork, and neither did any
+    thread holding the lock. The child makes its own (hooked, not checked per call)."""
+    global _HOST, _LOCK
+    _HOST = None
+    _LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def assert_flat(ruleset: str, rulesets: Json, fact: Json) -> tuple[str, ...]:
@@ -332,6 +369,9 @@ class DurableEvaluator:
         self.rulebook = rulebook
         self.compiled = compile_rulebook(rulebook)
         self._order = {rule.id: index for index, rule in enumerate(rulebook.rules)}
+        # The last level-stage fact: the route stage of the same child adds the level to a
+        # copy of it instead of flattening again. One tuple, read once: safe across threads.
+        self._last: tuple[ChildFacts | None, date | None, Json] = (None, None, {})
 
     def _run(self, ruleset: str, fact: Json) -> tuple[str, ...]:
         fired = assert_flat(ruleset, self.compiled.rulesets, fact)
@@ -341,10 +381,17 @@ class DurableEvaluator:
         return tuple(sorted(fired, key=self._order.__getitem__))
 
     def level_rules(self, facts: ChildFacts, as_of: date) -> tuple[str, ...]:
-        return self._run(self.compiled.level_ruleset, self.compiled.flatten(facts, as_of))
+        fact = self.compiled.flatten(facts, as_of)
+        self._last = (facts, as_of, fact)
+        return self._run(self.compiled.level_ruleset, fact)
 
     def route_rules(self, facts: ChildFacts, level: int, as_of: date) -> tuple[str, ...]:
-        return self._run(self.compiled.route_ruleset, self.compiled.flatten(facts, as_of, level))
+        last_facts, last_as_of, last_fact = self._last
+        if last_facts is facts and last_as_of == as_of:
+            fact = self.compiled.add_level(dict(last_fact), facts, level)
+        else:
+            fact = self.compiled.flatten(facts, as_of, level)
+        return self._run(self.compiled.route_ruleset, fact)
 
     def step_rules(self, facts: JourneyFacts, as_of: date) -> tuple[str, ...]:
         return self._run(self.compiled.step_ruleset, self.compiled.flatten_event(facts, as_of))

@@ -13,18 +13,18 @@ import hashlib
 from collections.abc import Mapping
 from datetime import date
 from importlib import metadata
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import structlog
 
-from triage._base import LEVEL_NAMES
+from triage._base import LEVEL_NAMES, trusted
 from triage.conditions import concern_filters
 from triage.decision import Decision, RulebookRef
 from triage.errors import EngineFault, UsageError
 from triage.evaluator import Evaluator, ReferenceEvaluator, selected
-from triage.facts import ChildFacts, child_facts
+from triage.facts import ChildFacts, ConcernFact, child_facts
 from triage.loader import load_rulebook
-from triage.referral import Child, Referral, parse_referral
+from triage.referral import About, Child, Referral, parse_referral
 from triage.rulebook import (
     CURRENT_SERVICE,
     MANUAL_REVIEW,
@@ -32,6 +32,7 @@ from triage.rulebook import (
     RouteOutcome,
     Rule,
     Rulebook,
+    Timescale,
 )
 from triage.workdays import add_working_days
 
@@ -44,6 +45,58 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from an unbu
     LIBRARY_VERSION = "0+unknown"
 
 _log = structlog.get_logger("triage")
+
+
+class _Settled(NamedTuple):
+    """What the hit policies settled for one child, before it is made a `Decision`."""
+
+    facts: ChildFacts
+    level: int | None
+    route: str
+    urgency: str
+    due_by: date
+    fired: tuple[Rule, ...]
+    extra_reasons: tuple[str, ...]
+    flags: tuple[str, ...]
+
+
+_CACHED_DAYS = 4096  # per-date caches keep at most this many entries (ten years is 3,653 days)
+
+
+class _ReasonText:
+    """The reason sentence of one rule: its title, the labels of the concerns it selected (in
+    the order of its filters, then of the concerns), its source and id.
+
+    Which concerns a filter selects depends only on the concern's indicator (whose level and
+    domain the rulebook fixes) and whom it is about, so each filter becomes a set of
+    (indicator, about) pairs once; the text is what `selected` over the facts gave before."""
+
+    def __init__(self, rule: Rule, rulebook: Rulebook) -> None:
+        self.suffix = f". Source: {rule.reference} [rule {rule.id}]"
+        self.title = rule.title
+        self.plain = f"{rule.title}{self.suffix}"
+        self.labels = {i.id: i.label.lower() for i in rulebook.indicators}
+        self.filters = tuple(
+            frozenset(
+                (i.id, about.value)
+                for i in rulebook.indicators
+                for about in About
+                if selected(ConcernFact(i.id, i.level, i.domain.value, about.value), f)
+            )
+            for f in concern_filters(rule.when)
+        )
+
+    def __call__(self, facts: ChildFacts) -> str:
+        if not self.filters or not facts.concerns:
+            return self.plain
+        labels: dict[str, None] = {}
+        for pairs in self.filters:
+            for concern in facts.concerns:
+                if (concern.indicator, concern.about) in pairs:
+                    labels.setdefault(self.labels[concern.indicator], None)
+        if not labels:
+            return self.plain
+        return f"{self.title}: {'; '.join(labels)}{self.suffix}"
 
 
 def make_evaluator(engine: EngineName | str, rulebook: Rulebook) -> Evaluator:
@@ -76,6 +129,12 @@ class FrontDoor:
             version=self.rulebook.version,
             fingerprint=self.rulebook.fingerprint,
         )
+        # Everything a decision needs that depends only on the rulebook, worked out once.
+        self._reasons = {rule.id: _ReasonText(rule, self.rulebook) for rule in self.rulebook.rules}
+        self._timescales: dict[tuple[str, date], Timescale | None] = {}
+        rules = self.rulebook.rules
+        self._kind = {rule.id: rule.kind for rule in rules}
+        self._level_of = {r.id: r.then.level for r in rules if isinstance(r.then, LevelOutcome)}
 
     # -- input ------------------------------------------------------------------------------
 
@@ -92,20 +151,39 @@ class FrontDoor:
         self, data: Referral | str | bytes | Mapping[str, Any], as_of: date | None = None
     ) -> tuple[Decision, ...]:
         """One decision per child, in the order of the referral's children."""
-        referral = self.validate(data)
-        on = referral.received_on if as_of is None else as_of
-        return tuple(self._decide(referral, child, on) for child in referral.children)
+        return self._route_checked(self.validate(data), as_of)
 
-    def _decide(self, referral: Referral, child: Child, as_of: date) -> Decision:
+    def _route_checked(self, referral: Referral, as_of: date | None) -> tuple[Decision, ...]:
+        """`route` of a referral this door's `validate` returned (the decision log's batches
+        validate first, so that nothing of a batch is written when one referral is invalid)."""
+        on = referral.received_on if as_of is None else as_of
+        return tuple(
+            self._decision(referral, child, on, self._settle(referral, child, on))
+            for child in referral.children
+        )
+
+    def _outcomes(
+        self, referral: Referral, as_of: date | None
+    ) -> tuple[tuple[int | None, str, tuple[str, ...]], ...]:
+        """Level, route and flags per child of a referral this door validated: what `route`
+        decides, without building (or logging) the decisions. For what-if, which compares
+        only these."""
+        on = referral.received_on if as_of is None else as_of
+        return tuple(
+            (settled.level, settled.route, settled.flags)
+            for settled in (self._settle(referral, child, on) for child in referral.children)
+        )
+
+    def _settle(self, referral: Referral, child: Child, as_of: date) -> _Settled:
         facts = child_facts(referral, child, self.rulebook)
         rules = self.rulebook.rule_by_id
         try:
             level_ids = self.evaluator.level_rules(facts, as_of)
             if not level_ids:
                 return self._manual(
-                    referral, child, facts, as_of, None, (), "No level rule applies to these facts."
+                    referral, facts, as_of, None, (), "No level rule applies to these facts."
                 )
-            level = max(self._outcome_level(rules[i]) for i in level_ids)
+            level = max(self._level_of[i] for i in level_ids)
             route_ids = self.evaluator.route_rules(facts, level, as_of)
         except EngineFault as fault:
             _log.error(
@@ -113,21 +191,20 @@ class FrontDoor:
             )
             return self._manual(
                 referral,
-                child,
                 facts,
                 as_of,
                 None,
                 (),
                 f"The {fault.engine} evaluator failed ({fault.what}).",
             )
-        route_rules = [rules[i] for i in route_ids if rules[i].kind == "route"]
-        flag_rules = [rules[i] for i in route_ids if rules[i].kind == "flag"]
+        kind = self._kind
+        route_rules = [rules[i] for i in route_ids if kind[i] == "route"]
+        flag_rules = [rules[i] for i in route_ids if kind[i] == "flag"]
         flags = tuple(dict.fromkeys(r.then.flag for r in flag_rules))  # type: ignore[union-attr]
         fired = tuple(rules[i] for i in level_ids)
         if not route_rules:
             return self._manual(
                 referral,
-                child,
                 facts,
                 as_of,
                 level,
@@ -144,7 +221,6 @@ class FrontDoor:
             if facts.open_service is None:
                 return self._manual(
                     referral,
-                    child,
                     facts,
                     as_of,
                     level,
@@ -153,11 +229,10 @@ class FrontDoor:
                     flags,
                 )
             route = self.rulebook.service_by_id[facts.open_service].route
-        timescale = self.rulebook.timescale(outcome.urgency, as_of)
+        timescale = self._timescale(outcome.urgency, as_of)
         if timescale is None:
             return self._manual(
                 referral,
-                child,
                 facts,
                 as_of,
                 level,
@@ -165,81 +240,65 @@ class FrontDoor:
                 f"No timescale for urgency {outcome.urgency} is in force.",
                 flags,
             )
-        return self._decision(
-            referral,
-            child,
-            facts,
-            as_of,
-            level,
-            route,
-            outcome.urgency,
-            add_working_days(referral.received_on, timescale.working_days),
-            fired,
-            (),
-            flags,
-        )
+        due_by = add_working_days(referral.received_on, timescale.working_days)
+        return _Settled(facts, level, route, outcome.urgency, due_by, fired, (), flags)
 
-    @staticmethod
-    def _outcome_level(rule: Rule) -> int:
-        assert isinstance(rule.then, LevelOutcome)
-        return rule.then.level
+    def _timescale(self, urgency: str, on: date) -> Timescale | None:
+        key = (urgency, on)
+        if key not in self._timescales:
+            if len(self._timescales) >= _CACHED_DAYS:
+                self._timescales.clear()
+            self._timescales[key] = self.rulebook.timescale(urgency, on)
+        return self._timescales[key]
 
     def _manual(
         self,
         referral: Referral,
-        child: Child,
         facts: ChildFacts,
         as_of: date,
         level: int | None,
         fired: tuple[Rule, ...],
         why: str,
         flags: tuple[str, ...] = (),
-    ) -> Decision:
+    ) -> _Settled:
         urgency = self.rulebook.rulebook.manual_review_urgency
-        timescale = self.rulebook.timescale(urgency, as_of)
+        timescale = self._timescale(urgency, as_of)
         # No timescale in force: due the day it arrived, never later.
         due = add_working_days(referral.received_on, timescale.working_days if timescale else 0)
         extra = (
             f"Manual review by a Front Door manager: {why} The rules did not decide this referral, "
             "so it is not routed lower by default.",
         )
-        return self._decision(
-            referral, child, facts, as_of, level, MANUAL_REVIEW, urgency, due, fired, extra, flags
-        )
+        return _Settled(facts, level, MANUAL_REVIEW, urgency, due, fired, extra, flags)
 
     def _decision(
-        self,
-        referral: Referral,
-        child: Child,
-        facts: ChildFacts,
-        as_of: date,
-        level: int | None,
-        route: str,
-        urgency: str,
-        due_by: date,
-        fired: tuple[Rule, ...],
-        extra_reasons: tuple[str, ...],
-        flags: tuple[str, ...],
+        self, referral: Referral, child: Child, as_of: date, settled: _Settled
     ) -> Decision:
+        facts, level, route, urgency, due_by, fired, extra_reasons, flags = settled
         seed = "\x1f".join(
             (referral.referral_id, child.child_id, self.rulebook.fingerprint, as_of.isoformat())
         )
-        decision = Decision(
-            decision_id="D-" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:20],
-            referral_id=referral.referral_id,
-            child_id=child.child_id,
-            level=level,
-            level_name=None if level is None else LEVEL_NAMES[level],
-            route=route,
-            urgency=urgency,
-            due_by=due_by,
-            rules_fired=tuple(rule.id for rule in fired),
-            reasons=(*extra_reasons, *(self._reason(rule, facts) for rule in fired)),
-            flags=flags,
-            as_of=as_of,
-            engine=self.evaluator.name,
-            rulebook=self._ref,
-            library_version=LIBRARY_VERSION,
+        reasons = self._reasons
+        # Every value below comes from the validated referral and rulebook: built, not validated.
+        decision = trusted(
+            Decision,
+            {
+                "decision_id": "D-" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:20],
+                "referral_id": referral.referral_id,
+                "child_id": child.child_id,
+                "level": level,
+                "level_name": None if level is None else LEVEL_NAMES[level],
+                "route": route,
+                "urgency": urgency,
+                "due_by": due_by,
+                "rules_fired": tuple(rule.id for rule in fired),
+                "reasons": (*extra_reasons, *(reasons[rule.id](facts) for rule in fired)),
+                "flags": flags,
+                "as_of": as_of,
+                "engine": self.evaluator.name,
+                "rulebook": self._ref,
+                "library_version": LIBRARY_VERSION,
+            },
         )
         _log.info(
             "referral_triaged",
@@ -254,17 +313,6 @@ class FrontDoor:
             engine=decision.engine,
         )
         return decision
-
-    def _reason(self, rule: Rule, facts: ChildFacts) -> str:
-        labels: dict[str, None] = {}
-        for concern_filter in concern_filters(rule.when):
-            for concern in facts.concerns:
-                if selected(concern, concern_filter):
-                    labels.setdefault(
-                        self.rulebook.indicator_by_id[concern.indicator].label.lower(), None
-                    )
-        matched = f": {'; '.join(labels)}" if labels else ""
-        return f"{rule.title}{matched}. Source: {rule.reference} [rule {rule.id}]"
 
     # -- explaining -------------------------------------------------------------------------
 

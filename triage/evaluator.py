@@ -6,22 +6,28 @@ rules hold. The hit policies live in `engine.py`, once, for every evaluator.
 
 The reference evaluator interprets the condition language directly over `ChildFacts`. It
 shares no code with the durable_rules compiler on purpose: property tests compare the two.
+`holds` is the meaning of a condition; for speed the evaluator compiles each rule's condition
+once into nested Python closures that do what `holds` does (a property test compares them),
+counts every concern filter once per child, and keeps the rules in force per date.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 from triage.conditions import (
     Age,
     All,
     Any_,
     ChildFlags,
+    ConcernCount,
     ConcernFilter,
     Concerns,
     Condition,
     ConsentIs,
+    DomainCount,
     Domains,
     EventIs,
     FindingsInclude,
@@ -157,6 +163,123 @@ def _as_child(facts: JourneyFacts) -> ChildFacts:
     )
 
 
+# -- compiled conditions: what `holds` means, decided once per rule instead of per call --------
+
+Counts = list[int]  # per child: the count of each numbered concern filter (see `_Slots`)
+Test = Callable[[ChildFacts, "int | None", Counts], bool]
+
+
+class _Slots:
+    """Numbers every distinct count a rulebook's conditions read: (`concerns` or `domains`,
+    concern filter). A child's counts are then one list, read by position."""
+
+    def __init__(self) -> None:
+        self.number: dict[tuple[str, Any], int] = {}
+        self.filters: list[tuple[bool, ConcernFilter]] = []  # (counts domains?, filter)
+
+    def __call__(self, kind: str, f: ConcernFilter) -> int:
+        key = (kind, f.key())
+        if key not in self.number:
+            self.number[key] = len(self.filters)
+            self.filters.append((kind == "domains", f))
+        return self.number[key]
+
+
+def _counter(slot: int, f: ConcernCount | DomainCount) -> Test:
+    low, high = f.min, f.max
+    if high is None:
+        return lambda facts, level, counts: counts[slot] >= low
+    return lambda facts, level, counts: low <= counts[slot] <= high
+
+
+def _open_involvement(test: Any) -> Test:
+    wanted_open, step_up = test.open, test.step_up
+    services = None if test.service is None else frozenset(test.service)
+    levels = None if test.level is None else frozenset(test.level)
+
+    def check(facts: ChildFacts, level: int | None, counts: Counts) -> bool:
+        if facts.open_service is None or facts.open_level is None:
+            return not wanted_open
+        if not wanted_open:
+            return False
+        if services is not None and facts.open_service not in services:
+            return False
+        if levels is not None and facts.open_level not in levels:
+            return False
+        if step_up is not None:
+            return level is not None and (level > facts.open_level) == step_up
+        return True
+
+    return check
+
+
+def compile_condition(condition: Condition, slots: _Slots) -> Test:
+    """A closure `(facts, decided level, counts) -> bool` that agrees with `holds` on
+    referrals; `counts` are the child's concern counts, numbered by `slots`.
+
+    The vocabularies are StrEnums, which hash and compare as their string values, so tuples
+    of them become sets once here."""
+    match condition:
+        case All(all=parts):
+            every = tuple(compile_condition(part, slots) for part in parts)
+
+            def all_(facts: ChildFacts, level: int | None, counts: Counts) -> bool:
+                for test in every:  # noqa: SIM110 - no generator per call: the hot path
+                    if not test(facts, level, counts):
+                        return False
+                return True
+
+            return all_
+        case Any_(any=parts):
+            some = tuple(compile_condition(part, slots) for part in parts)
+
+            def any_(facts: ChildFacts, level: int | None, counts: Counts) -> bool:
+                for test in some:  # noqa: SIM110 - no generator per call: the hot path
+                    if test(facts, level, counts):
+                        return True
+                return False
+
+            return any_
+        case Concerns(concerns=c):
+            return _counter(slots("concerns", c), c)
+        case Domains(domains=d):
+            return _counter(slots("domains", d), d)
+        case Age(age=bounds):
+            low, high = bounds.min_years, bounds.max_years
+
+            def age(facts: ChildFacts, level: int | None, counts: Counts) -> bool:
+                years = facts.age_years
+                if years is None:
+                    return False
+                return (low is None or years >= low) and (high is None or years <= high)
+
+            return age
+        case Unborn(unborn=unborn):
+            return lambda facts, level, counts: facts.unborn == unborn
+        case ConsentIs(consent=values):
+            consents = frozenset(values)
+            return lambda facts, level, counts: facts.consent in consents
+        case ImmediateDanger(immediate_danger=danger):
+            return lambda facts, level, counts: facts.immediate_danger == danger
+        case OpenInvolvementIs(open_involvement=test):
+            return _open_involvement(test)
+        case ReferralsLast12Months(referrals_last_12_months=bounds):
+            low_count, high_count = bounds.min, bounds.max
+            return lambda facts, level, counts: _within(
+                facts.referrals_last_12_months, low_count, high_count
+            )
+        case ChildFlags(child_flags=flags):
+            return lambda facts, level, counts: not facts.flags.isdisjoint(flags)
+        case LevelIs(level=levels):
+            return lambda facts, level, counts: level is not None and level in levels
+        case EventIs() | ServiceIs() | FindingsInclude():
+            return lambda facts, level, counts: False
+    raise TypeError(f"unknown condition kind {type(condition).__name__}")  # pragma: no cover
+
+
+_BOUNDED = 4096  # entries kept per cache: more than ten years of dates, or of distinct concerns
+
+
 class ReferenceEvaluator:
     """Interprets the rulebook in pure Python. Slower than nothing, faster than the engine."""
 
@@ -169,13 +292,77 @@ class ReferenceEvaluator:
             r for r in rulebook.rules if r.kind in ("route", "flag")
         )
         self._step_rules: tuple[Rule, ...] = rulebook.rules_of("step")
+        self._slots = _Slots()
+        self._tests = {
+            rule.id: compile_condition(rule.when, self._slots)
+            for rule in (*self._level_rules, *self._route_rules)
+        }
+        # A concern -> the slots it adds its indicator to, and those it adds its domain to.
+        self._selecting: dict[ConcernFact, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self._in_force: dict[tuple[bool, date], tuple[tuple[str, Test], ...]] = {}
+        # The counts of the last child evaluated: its route stage reuses its level stage's.
+        self._last: tuple[ChildFacts | None, Counts] = (None, [])
+
+    def _rules_in_force(self, route: bool, as_of: date) -> tuple[tuple[str, Test], ...]:
+        found = self._in_force.get((route, as_of))
+        if found is None:
+            if len(self._in_force) >= _BOUNDED:
+                self._in_force.clear()
+            rules = self._route_rules if route else self._level_rules
+            found = tuple((r.id, self._tests[r.id]) for r in rules if r.in_force(as_of))
+            self._in_force[(route, as_of)] = found
+        return found
+
+    def _slots_of(self, concern: ConcernFact) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        found = self._selecting.get(concern)
+        if found is None:
+            if len(self._selecting) >= _BOUNDED:
+                self._selecting.clear()
+            chosen = [
+                (slot, by_domain)
+                for slot, (by_domain, f) in enumerate(self._slots.filters)
+                if selected(concern, f)
+            ]
+            found = (
+                tuple(slot for slot, by_domain in chosen if not by_domain),
+                tuple(slot for slot, by_domain in chosen if by_domain),
+            )
+            self._selecting[concern] = found
+        return found
+
+    def _counts(self, facts: ChildFacts) -> Counts:
+        """Every count the conditions read, for this child (`selected` decides, once per
+        distinct concern), shared by the child's two stages."""
+        last = self._last  # one read: threads sharing the evaluator each see a consistent pair
+        if last[0] is facts:
+            return last[1]
+        distinct: dict[int, set[str]] = {}
+        for concern in facts.concerns:
+            indicator_slots, domain_slots = self._slots_of(concern)
+            for slot in indicator_slots:
+                distinct.setdefault(slot, set()).add(concern.indicator)
+            for slot in domain_slots:
+                distinct.setdefault(slot, set()).add(concern.domain)
+        counts = [0] * len(self._slots.filters)
+        for slot, values in distinct.items():
+            counts[slot] = len(values)
+        self._last = (facts, counts)
+        return counts
 
     def level_rules(self, facts: ChildFacts, as_of: date) -> tuple[str, ...]:
-        return tuple(r.id for r in self._level_rules if r.in_force(as_of) and holds(r.when, facts))
+        counts = self._counts(facts)
+        return tuple(
+            rule_id
+            for rule_id, test in self._rules_in_force(False, as_of)
+            if test(facts, None, counts)
+        )
 
     def route_rules(self, facts: ChildFacts, level: int, as_of: date) -> tuple[str, ...]:
+        counts = self._counts(facts)
         return tuple(
-            r.id for r in self._route_rules if r.in_force(as_of) and holds(r.when, facts, level)
+            rule_id
+            for rule_id, test in self._rules_in_force(True, as_of)
+            if test(facts, level, counts)
         )
 
     def step_rules(self, facts: JourneyFacts, as_of: date) -> tuple[str, ...]:

@@ -45,27 +45,50 @@ def _one_year_before(day: date) -> date:
         return day.replace(year=day.year - 1, day=28)
 
 
+_NO_FLAGS: frozenset[str] = frozenset()
+# Per rulebook (by fingerprint): the ConcernFact of each (indicator, about), made once. A
+# ConcernFact depends on nothing else, and is immutable, so every child shares it.
+_CONCERN_FACTS: dict[str, dict[tuple[str, str], ConcernFact]] = {}
+
+
+def _concern_facts(rulebook: Rulebook) -> dict[tuple[str, str], ConcernFact]:
+    known = _CONCERN_FACTS.get(rulebook.fingerprint)
+    if known is None:
+        if len(_CONCERN_FACTS) >= 64:
+            _CONCERN_FACTS.clear()
+        known = _CONCERN_FACTS[rulebook.fingerprint] = {}
+    return known
+
+
 def child_facts(referral: Referral, child: Child, rulebook: Rulebook) -> ChildFacts:
     """Facts for one child. The referral must already have passed `FrontDoor` validation."""
     received = referral.received_on
+    known = _concern_facts(rulebook)
     seen: set[tuple[str, str]] = set()
     concerns = []
     for concern in referral.concerns:
         if concern.child_ids and child.child_id not in concern.child_ids:
             continue
-        key = (concern.indicator, concern.about.value)
+        key = (concern.indicator, concern.about)  # About is a StrEnum: keys as its value
         if key in seen:
             continue
         seen.add(key)
-        indicator = rulebook.indicator_by_id[concern.indicator]
-        concerns.append(
-            ConcernFact(indicator.id, indicator.level, indicator.domain.value, concern.about.value)
-        )
+        fact = known.get(key)
+        if fact is None:
+            indicator = rulebook.indicator_by_id[concern.indicator]
+            fact = ConcernFact(
+                indicator.id, indicator.level, indicator.domain.value, concern.about.value
+            )
+            known[(indicator.id, concern.about.value)] = fact
+        concerns.append(fact)
     open_service = open_level = None
     if child.open_involvement is not None:
         open_service = child.open_involvement.service
         open_level = child.open_involvement.level or rulebook.service_by_id[open_service].level
-    window_start = _one_year_before(received)
+    recent = 0
+    if child.previous_referrals:
+        window_start = _one_year_before(received)
+        recent = sum(window_start <= d <= received for d in child.previous_referrals)
     return ChildFacts(
         concerns=tuple(concerns),
         unborn=child.date_of_birth is None,
@@ -76,10 +99,8 @@ def child_facts(referral: Referral, child: Child, rulebook: Rulebook) -> ChildFa
         immediate_danger=referral.immediate_danger,
         open_service=open_service,
         open_level=open_level,
-        referrals_last_12_months=sum(
-            window_start <= d <= received for d in child.previous_referrals
-        ),
-        flags=frozenset(flag.value for flag in child.flags),
+        referrals_last_12_months=recent,
+        flags=frozenset(flag.value for flag in child.flags) if child.flags else _NO_FLAGS,
     )
 
 

@@ -219,6 +219,7 @@ def _structural_problems(referral: Referral) -> list[Problem]:
     problems: list[Problem] = []
     received = referral.received_on
     ids = [child.child_id for child in referral.children]
+    repeats = len(set(ids)) != len(ids)
     for index, child in enumerate(referral.children):
         where = f"children[{index}]"
         if (child.date_of_birth is None) == (child.expected_date_of_birth is None):
@@ -255,12 +256,12 @@ def _structural_problems(referral: Referral) -> list[Problem]:
                         f"{where}.previous_referrals[{j}]", "is after this referral was received"
                     )
                 )
-        if ids.count(child.child_id) > 1 and ids.index(child.child_id) != index:
+        if repeats and ids.count(child.child_id) > 1 and ids.index(child.child_id) != index:
             problems.append(
                 Problem(f"{where}.child_id", "repeats another child's id in this referral")
             )
     for index, concern in enumerate(referral.concerns):
-        for j, child_id in enumerate(concern.child_ids):
+        for j, child_id in enumerate(concern.child_ids):  # most concerns name no child
             if child_id not in ids:
                 problems.append(
                     Problem(f"concerns[{index}].child_ids[{j}]", "names no child of this referral")
@@ -276,7 +277,8 @@ def _vocabulary_problems(
     problems: list[Problem] = []
     concerns = data.get("concerns")
     for index, concern in enumerate(concerns if isinstance(concerns, list | tuple) else ()):
-        code = concern.get("indicator") if isinstance(concern, Mapping) else None
+        # dict first: a plain dict is the common case, and it skips the slower ABC check
+        code = concern.get("indicator") if isinstance(concern, dict | Mapping) else None
         if isinstance(code, str) and code.strip() not in indicators:
             near = difflib.get_close_matches(code, indicators, n=3)
             hint = f"; did you mean {' or '.join(near)}?" if near else ""
@@ -290,8 +292,8 @@ def _vocabulary_problems(
             )
     children = data.get("children")
     for index, child in enumerate(children if isinstance(children, list | tuple) else ()):
-        involvement = child.get("open_involvement") if isinstance(child, Mapping) else None
-        code = involvement.get("service") if isinstance(involvement, Mapping) else None
+        involvement = child.get("open_involvement") if isinstance(child, dict | Mapping) else None
+        code = involvement.get("service") if isinstance(involvement, dict | Mapping) else None
         if isinstance(code, str) and code.strip() not in services:
             problems.append(
                 Problem(
@@ -322,7 +324,7 @@ def parse_referral(
             data = json.loads(data)
         except json.JSONDecodeError as error:
             raise InputNotJson(where, error.lineno, error.colno, error.msg) from None
-    if not isinstance(data, Mapping):
+    if not isinstance(data, dict | Mapping):
         raise ReferralInvalid([Problem("", "a referral must be a JSON object")], where)
     vocabulary = (
         _vocabulary_problems(data, indicators or (), services or ())

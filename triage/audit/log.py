@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from triage._base import trusted
 from triage.audit.record import (
     GENESIS,
     DecisionRecordV1,
@@ -27,7 +28,9 @@ from triage.audit.record import (
     Pseudonymiser,
     RecordKind,
     birth_date_for_age,
+    body_fields,
     body_of,
+    canonical,
     chain_hash,
     minimise_decision,
     minimise_referral,
@@ -72,6 +75,7 @@ class DecisionLog:
         self._pseudonym = Pseudonymiser(_key(key, self.store.target))
         self._keep_detail = keep_detail
         self._snapshots: dict[str, Pending] = {}
+        self._refs: dict[str, RulebookRef] = {}
 
     def __enter__(self) -> DecisionLog:
         return self
@@ -86,6 +90,15 @@ class DecisionLog:
 
     def close(self) -> None:
         self.store.close()
+
+    def _ref(self, rulebook: Rulebook) -> RulebookRef:
+        ref = self._refs.get(rulebook.fingerprint)
+        if ref is None:
+            ref = RulebookRef(
+                id=rulebook.id, version=rulebook.version, fingerprint=rulebook.fingerprint
+            )
+            self._refs[rulebook.fingerprint] = ref
+        return ref
 
     def _snapshot(self, rulebook: Rulebook) -> Pending:
         pending = self._snapshots.get(rulebook.fingerprint)
@@ -117,32 +130,33 @@ class DecisionLog:
         decisions: Sequence[Decision],
         as_of: date | None,
         decided_by: str | None,
-    ) -> tuple[Pending, DecisionRecordV1]:
+    ) -> tuple[Pending, dict[str, Any]]:
+        """The record's body, and its field values but for the chain (`seq`, `hash`)."""
         minimal, privacy = minimise_referral(referral, self._pseudonym, self._keep_detail)
-        record = DecisionRecordV1(
-            seq=1,
-            record_id=str(uuid.uuid4()),
-            recorded_at=now_utc(),
-            kind=RecordKind.TRIAGE_DECISION,
-            input={
+        # Not validated: every value comes from validated models or their JSON dumps.
+        values: dict[str, Any] = {
+            "v": 1,
+            "seq": 1,
+            "record_id": str(uuid.uuid4()),
+            "recorded_at": now_utc(),
+            "kind": RecordKind.TRIAGE_DECISION,
+            "input": {
                 "referral": minimal,
                 "as_of": None if as_of is None else as_of.isoformat(),
                 "engine": door.evaluator.name,
             },
-            output=tuple(minimise_decision(d, self._pseudonym) for d in decisions),
-            rules_fired=tuple(d.rules_fired for d in decisions),
-            rulebook=RulebookRef(
-                id=door.rulebook.id,
-                version=door.rulebook.version,
-                fingerprint=door.rulebook.fingerprint,
-            ),
-            library_version=LIBRARY_VERSION,
-            decided_by=decided_by,
-            privacy=privacy,
-            prev_hash=GENESIS,
-            hash=GENESIS,
-        )
-        return Pending(RecordKind.TRIAGE_DECISION.value, body_of(record)), record
+            "output": tuple(minimise_decision(d, self._pseudonym) for d in decisions),
+            "rules_fired": tuple(d.rules_fired for d in decisions),
+            "rulebook": self._ref(door.rulebook),
+            "library_version": LIBRARY_VERSION,
+            "decided_by": decided_by,
+            "privacy": privacy,
+            "snapshot": None,
+            "prev_hash": GENESIS,
+            "hash": GENESIS,
+        }
+        body = canonical(body_fields(values))
+        return Pending(RecordKind.TRIAGE_DECISION.value, body), values
 
     def route(
         self,
@@ -164,7 +178,7 @@ class DecisionLog:
         """Route several referrals and record them in one atomic batch. An invalid referral raises
         before anything of the batch is written: validate first when a batch may hold bad lines."""
         referrals = [door.validate(item) for item in items]
-        decided = [door.route(referral, as_of=as_of) for referral in referrals]
+        decided = [door._route_checked(referral, as_of) for referral in referrals]
         self.record(door, referrals, decided, as_of=as_of, decided_by=decided_by)
         return decided
 
@@ -230,9 +244,10 @@ class DecisionLog:
             for r, d in zip(referrals, decided, strict=True)
         ]
         placed = self.store.append([pending for pending, _ in built], self._snapshot(door.rulebook))
-        records = []
-        for (seq, digest), (_, record) in zip(placed, built, strict=True):
-            records.append(record.model_copy(update={"seq": seq, "hash": digest}))
+        records = [
+            trusted(DecisionRecordV1, {**values, "seq": seq, "hash": digest})
+            for (seq, digest), (_, values) in zip(placed, built, strict=True)
+        ]
         for record in records:
             _log.info(
                 "decision_recorded",

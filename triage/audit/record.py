@@ -21,11 +21,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import Field, JsonValue
+from pydantic import AwareDatetime, Field, JsonValue, TypeAdapter
 
 from triage._base import IsoDateTime, Model
 from triage.decision import Decision, RulebookRef
@@ -77,21 +78,55 @@ class DecisionRecordV1(Model):
 
 def canonical(value: Any) -> str:
     """Canonical JSON: sorted keys, no whitespace, UTF-8 text (not ASCII-escaped)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # check_circular=False: the same text, without tracking every container (records are trees)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+    )
 
 
 def chain_hash(seq: int, prev_hash: str, body: str) -> str:
-    return hashlib.sha256(f"{seq}\n{prev_hash}\n{body}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{seq}\n{prev_hash}\n".encode())
+    digest.update(body.encode())  # the body is not copied into a joined string first
+    return digest.hexdigest()
+
+
+_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+CHAIN_FIELDS = frozenset({"seq", "prev_hash", "hash"})
+
+
+def body_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """A record's field values (its `__dict__`) as `model_dump(mode="json")` gives them, without
+    the chain fields, built by hand: `input`, `output` and `snapshot` hold JSON values already
+    (that is their type), `rulebook` and `privacy` hold only strings and tuples of strings, and
+    `json.dumps` writes tuples as lists. Several times faster than the dump; a test pins that
+    the canonical JSON of the two is the same."""
+    return {
+        "v": values["v"],
+        "record_id": values["record_id"],
+        "recorded_at": _TIMESTAMP.dump_python(values["recorded_at"], mode="json"),
+        "kind": values["kind"].value,
+        "input": values["input"],
+        "output": values["output"],
+        "rules_fired": values["rules_fired"],
+        "rulebook": values["rulebook"].__dict__,
+        "library_version": values["library_version"],
+        "decided_by": values["decided_by"],
+        "privacy": values["privacy"].__dict__,
+        "snapshot": values["snapshot"],
+    }
 
 
 def body_of(record: DecisionRecordV1) -> str:
-    return canonical(record.model_dump(mode="json", exclude={"seq", "prev_hash", "hash"}))
+    return canonical(body_fields(record.__dict__))
 
 
 def record_from(seq: int, prev_hash: str, hash_: str, body: str) -> DecisionRecordV1:
     return DecisionRecordV1.model_validate(
         {**json.loads(body), "seq": seq, "prev_hash": prev_hash, "hash": hash_}
     )
+
+
+_RECENT = 4096
 
 
 class Pseudonymiser:
@@ -101,9 +136,20 @@ class Pseudonymiser:
         if len(key) < 16:
             raise ValueError("the pseudonymisation key must be at least 16 bytes")
         self._key = key
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)  # copied: the key is set up once
+        # A record names its referral and children again in each decision: the recent
+        # pseudonyms, kept (at most _RECENT) so that each is computed once per record.
+        self._recent: dict[str, str] = {}
 
     def __call__(self, value: str) -> str:
-        return "p-" + hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:32]
+        found = self._recent.get(value)
+        if found is None:
+            if len(self._recent) >= _RECENT:
+                self._recent.clear()
+            mac = self._keyed.copy()
+            mac.update(value.encode())
+            found = self._recent[value] = "p-" + mac.hexdigest()[:32]
+        return found
 
 
 def birth_date_for_age(age: int, received: date) -> str:
@@ -119,8 +165,8 @@ def minimise_referral(
     """The referral as logged: enough to replay, nothing more."""
     data = referral.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     # Defaults are dropped for size but these are required by the form.
-    for key in ("concerns", "immediate_danger"):
-        data[key] = referral.model_dump(mode="json")[key]
+    data["concerns"] = referral.model_dump(mode="json", include={"concerns"})["concerns"]
+    data["immediate_danger"] = referral.immediate_danger
     data["referral_id"] = pseudonym(referral.referral_id)
     received = referral.received_on
     generalised = []
@@ -138,17 +184,22 @@ def minimise_referral(
     if "detail" in data and not keep_detail:
         del data["detail"]
         removed.append("detail")
-    privacy = Privacy(
+    return data, _referral_privacy(tuple(dict.fromkeys(generalised)), tuple(removed))
+
+
+@lru_cache(maxsize=8)
+def _referral_privacy(generalised: tuple[str, ...], removed: tuple[str, ...]) -> Privacy:
+    """A referral record's privacy note: one of four, made once each (models are frozen)."""
+    return Privacy(
         pseudonymised=(
             "referral_id",
             "children[].child_id",
             "concerns[].child_ids[]",
             "output[].decision_id",
         ),
-        generalised=tuple(dict.fromkeys(generalised)),
-        removed=tuple(removed),
+        generalised=generalised,
+        removed=removed,
     )
-    return data, privacy
 
 
 def minimise_decision(decision: Decision, pseudonym: Pseudonymiser) -> dict[str, Any]:
@@ -160,6 +211,4 @@ def minimise_decision(decision: Decision, pseudonym: Pseudonymiser) -> dict[str,
 
 
 def now_utc() -> datetime:
-    from datetime import UTC
-
     return datetime.now(UTC)

@@ -7,7 +7,9 @@ names, on the recorded as-of date and engine, and compares the outcome fields of
 another rulebook and reports, per child, the old and new level and route.
 
 Work is spread over worker processes (`workers`), each with its own engine; the parent reads
-the log once and sends records in chunks.
+the log once and sends records in chunks, a few chunks ahead of the workers (never the whole
+log at once). Spawned workers start with structlog's defaults, which print every event: replay
+carries the application's structlog configuration over to them (what can be pickled of it).
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ import csv
 import io
 import json
 import multiprocessing
-from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+import pickle
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import structlog
 
 from triage.audit.stores import Store, open_store
 from triage.engine import FrontDoor
@@ -33,7 +38,10 @@ from triage.rulebook import Rulebook
 
 # Fields that identify rather than decide: pseudonymised in the log, so left out of comparison.
 IGNORED = frozenset({"decision_id", "referral_id", "child_id", "library_version"})
+J = TypeVar("J")
+R = TypeVar("R")
 CHUNK = 2000
+AHEAD = 2  # chunks queued per worker beyond the one it is working on
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,50 +105,114 @@ def _comparable(decision: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in decision.items() if k not in IGNORED}
 
 
+# A ChildOutcome as a plain tuple, its fields in order: workers send these (a dataclass took
+# about 20 times longer to pickle and unpickle), the parent makes the ChildOutcome.
+Outcome = tuple[int, str, int | None, str, int | None, str, bool, bool, bool]
+
+
 def _replay_chunk(
     job: tuple[list[tuple[int, str]], dict[str, str], str | None, str | None, str | None],
-) -> list[ChildOutcome]:
+) -> list[Outcome]:
     """Runs in a worker: replay a chunk of (seq, body) records."""
     rows, snapshots, rules_dir, engine_override, as_of_override = job
-    outcomes: list[ChildOutcome] = []
+    outcomes: list[Outcome] = []
+    doors: dict[tuple[str, str], FrontDoor] = {}  # looked up once per chunk, not per record
     for seq, body in rows:
         record = json.loads(body)
         fingerprint = record["rulebook"]["fingerprint"]
-        if rules_dir is None and fingerprint not in snapshots:
-            raise LogError(
-                "replay",
-                f"record seq {seq} needs rulebook snapshot {fingerprint[:12]}, not in the log",
-            )
         engine = engine_override or record["input"]["engine"]
-        door = _door(None if rules_dir else snapshots[fingerprint], rules_dir, engine)
+        door = doors.get((fingerprint, engine))
+        if door is None:
+            if rules_dir is None and fingerprint not in snapshots:
+                raise LogError(
+                    "replay",
+                    f"record seq {seq} needs rulebook snapshot {fingerprint[:12]}, not in the log",
+                )
+            door = _door(None if rules_dir else snapshots[fingerprint], rules_dir, engine)
+            doors[(fingerprint, engine)] = door
         as_of_text = as_of_override or record["input"]["as_of"]
         as_of = None if as_of_text is None else date.fromisoformat(as_of_text)
-        new = door.route(record["input"]["referral"], as_of=as_of)
+        referral = door.validate(record["input"]["referral"])
         old = record["output"]
+        new: list[tuple[int | None, str, tuple[str, ...]]]
+        if rules_dir is None:  # faithful: every outcome field of every decision is compared
+            decisions = door._route_checked(referral, as_of)
+            new = [(d.level, d.route, d.flags) for d in decisions]
+            same = [
+                _comparable(before)
+                == _comparable({**after.model_dump(mode="json"), "engine": before["engine"]})
+                for before, after in zip(old, decisions, strict=False)
+            ]
+        else:  # what-if compares level and route: the decisions need not be built
+            new = list(door._outcomes(referral, as_of))
+            same = [
+                (before["level"], before["route"]) == (level, route)
+                for before, (level, route, _) in zip(old, new, strict=False)
+            ]
         if len(new) != len(old):
             raise LogError(
                 "replay", f"record seq {seq} has {len(old)} decisions but replay made {len(new)}"
             )
-        for before, after in zip(old, new, strict=True):
-            now = after.model_dump(mode="json")
-            if rules_dir is None:
-                same = _comparable(before) == _comparable({**now, "engine": before["engine"]})
-            else:
-                same = (before["level"], before["route"]) == (now["level"], now["route"])
+        for before, (level, route, flags), identical in zip(old, new, same, strict=True):
             outcomes.append(
-                ChildOutcome(
+                (
                     seq,
                     before["child_id"],
                     before["level"],
                     before["route"],
-                    now["level"],
-                    now["route"],
-                    same,
+                    level,
+                    route,
+                    identical,
                     "possible_step_up" in before["flags"],
-                    "possible_step_up" in now["flags"],
+                    "possible_step_up" in flags,
                 )
             )
     return outcomes
+
+
+class _OneLogger:
+    """A structlog logger factory that gives the same logger every time (a print logger on
+    stdout or stderr pickles; the factory that made it does not)."""
+
+    def __init__(self, logger: Any) -> None:
+        self.logger = logger
+
+    def __call__(self, *args: Any) -> Any:
+        return self.logger
+
+
+def _portable_logging() -> dict[str, Any]:
+    """The application's structlog configuration, as far as it can be sent to a worker."""
+    portable: dict[str, Any] = {}
+    for key, value in structlog.get_config().items():
+        if isinstance(value, structlog.PrintLoggerFactory):
+            value = _OneLogger(value())
+        try:
+            pickle.dumps(value)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            continue  # stays behind: the worker keeps structlog's default for it
+        portable[key] = value
+    return portable
+
+
+def _start_worker(logging_config: dict[str, Any]) -> None:
+    structlog.configure(**logging_config)
+
+
+def _in_order(pool: Executor, work: Callable[[J], R], jobs: Iterable[J], ahead: int) -> Iterator[R]:
+    """`pool.map(work, jobs)`, but taking jobs only `ahead` beyond those being worked on
+    (`map` takes them all at once: the whole log would sit in memory)."""
+    pending: deque[Future[R]] = deque()
+    try:
+        for job in jobs:
+            pending.append(pool.submit(work, job))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 def _chunks(store: Store) -> Iterator[tuple[list[tuple[int, str]], dict[str, str]]]:
@@ -179,13 +251,19 @@ def replay_log(
     jobs = ((rows, snaps, rules_dir, engine, as_of_text) for rows, snaps in _chunks(store))
     try:
         if workers <= 1:
-            results: Iterator[list[ChildOutcome]] = map(_replay_chunk, jobs)
+            results: Iterator[list[Outcome]] = map(_replay_chunk, jobs)
             report = _collect(report, results, progress)
         else:
             # spawn, not fork: the engine's background threads do not survive a fork.
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                report = _collect(report, pool.map(_replay_chunk, jobs), progress)
+            with ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(_portable_logging(),),
+            ) as pool:
+                results = _in_order(pool, _replay_chunk, jobs, ahead=workers * (1 + AHEAD))
+                report = _collect(report, results, progress)
     finally:
         store.close()
     return report
@@ -193,16 +271,18 @@ def replay_log(
 
 def _collect(
     report: ReplayReport,
-    results: Iterator[list[ChildOutcome]],
+    results: Iterator[list[Outcome]],
     progress: Callable[[int], None] | None,
 ) -> ReplayReport:
-    for outcomes in results:
+    for chunk in results:
+        outcomes = [ChildOutcome(*outcome) for outcome in chunk]
         report.outcomes.extend(outcomes)
         report.decisions += len(outcomes)
-        report.records += len({o.seq for o in outcomes})
+        records = len({o.seq for o in outcomes})
+        report.records += records
         report.different += sum(not o.identical for o in outcomes)
         if progress is not None:
-            progress(len({o.seq for o in outcomes}))
+            progress(records)
     return report
 
 

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from triage.audit.record import GENESIS, chain_hash
 from triage.errors import LogError, UsageError
@@ -33,8 +33,10 @@ class Pending:
     fingerprint: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
+    """One stored record. A named tuple: verify makes one per record, and this is the cheapest
+    immutable record to make."""
+
     seq: int
     prev_hash: str
     hash: str
@@ -236,6 +238,10 @@ class SqliteStore:
         self.target = f"sqlite:///{path}"
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, timeout=120, check_same_thread=False)
+        # A new log gets 16 KiB pages (an existing one keeps its own; SQLite ignores this then):
+        # a decision record is about 4 KB, which spills out of a 4 KiB page into overflow pages
+        # and made reading the log (verify, replay) about a third slower.
+        self._db.execute("PRAGMA page_size=16384")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("BEGIN IMMEDIATE")

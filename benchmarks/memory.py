@@ -1,0 +1,89 @@
+"""Peak memory after routing many referrals, measured in a fresh process each time.
+
+`python -m benchmarks.memory POPULATION COUNT` routes COUNT referrals with one reference
+`FrontDoor`, reading the JSON Lines population file in turn (again from the top when it runs
+out, each pass with new referral ids), discards the decisions, and prints one JSON object:
+the count, the seconds, and the peak resident set size (VmHWM) in kB. The file is streamed, so
+the population itself takes no memory that grows with COUNT.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import structlog
+
+from benchmarks.lines import Line
+
+ENGINE: Final = "reference"
+
+
+def peak_rss_kb() -> int:
+    """The process's peak resident set size in kB (VmHWM; ru_maxrss where /proc is missing)."""
+    try:
+        for text in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if text.startswith("VmHWM:"):
+                return int(text.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def route_many(population: Path, count: int) -> dict[str, Any]:
+    from triage.engine import FrontDoor
+
+    door = FrontDoor(engine=ENGINE)
+    routed = passes = 0
+    start = time.perf_counter()
+    while routed < count:
+        with population.open(encoding="utf-8") as lines:
+            for text in lines:
+                referral = json.loads(text)
+                if passes:
+                    referral["referral_id"] = f"{referral['referral_id']}-P{passes}"
+                door.route(referral)
+                routed += 1
+                if routed == count:
+                    break
+        passes += 1
+    return {"count": routed, "seconds": time.perf_counter() - start, "peak_rss_kb": peak_rss_kb()}
+
+
+def measure(population: Path, count: int, key: str) -> Line:
+    """Run `route_many` in a fresh interpreter; the line's value is its peak RSS in MB."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.memory", str(population), str(count)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    seconds = float(result["seconds"])
+    return Line(
+        key,
+        f"peak RSS after {count:,} routed referrals ({ENGINE}, fresh process)",
+        result["count"] / seconds if seconds > 0 else 0.0,
+        "referrals/s",
+        int(result["count"]),
+        seconds,
+        value=int(result["peak_rss_kb"]) / 1024,
+        value_unit="MB",
+    )
+
+
+def main(argv: list[str]) -> int:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    print(json.dumps(route_many(Path(argv[0]), int(argv[1]))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
