@@ -73,7 +73,8 @@ def verify(target: Path) -> Line:
     count, seconds = timed(work)
     if not result[0]:
         raise RuntimeError(f"the benchmark log {target} did not verify")
-    return line("e_verify", "(e) verify_log of the large log", count, seconds, "records/s")
+    label = f"(e) verify_log of a {count:,}-record SQLite log"
+    return line("e_verify", label, count, seconds, "records/s")
 
 
 def what_if_rules(directory: Path) -> Path:

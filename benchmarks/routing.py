@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,14 @@ from triage.rulebook import LevelOutcome, Rulebook
 
 Referral = dict[str, Any]
 Json = dict[str, Any]
+Facts = list[list[tuple[Json, Json | None]]]  # per referral, per child: level and route fact
 KEY = "benchmark-pseudonymisation-key"  # synthetic data only; any key of 16 bytes or more
+SEGMENTS = 10
 
 
 def flat_facts(
     rulebook: Rulebook, compiled: CompiledRulebook, population: Sequence[Referral]
-) -> list[list[tuple[Json, Json | None]]]:
+) -> Facts:
     """Per referral, per child: the level fact and (when a level rule holds) the route fact.
 
     Built outside the timed loop, with the reference evaluator deciding the level, so that the
@@ -47,52 +50,68 @@ def flat_facts(
     return out
 
 
-def floor(rulebook: Rulebook, population: Sequence[Referral]) -> Line:
-    """(a) Raw assertions of pre-flattened facts, two per child, session deleted each time."""
+def _assert_all(compiled: CompiledRulebook, facts: Facts) -> int:
+    """(a): two assertions per child, each in a fresh session deleted afterwards."""
+    level, route, rulesets = compiled.level_ruleset, compiled.route_ruleset, compiled.rulesets
+    for children in facts:
+        for level_fact, route_fact in children:
+            assert_flat(level, rulesets, level_fact)
+            if route_fact is not None:
+                assert_flat(route, rulesets, route_fact)
+    return len(facts)
+
+
+def _route_all(door: FrontDoor, part: Sequence[Referral]) -> int:
+    """(b), (c): `FrontDoor.route(dict)`: validate, evaluate, build the decisions."""
+    for data in part:
+        door.route(data)
+    return len(part)
+
+
+def _route_logged(log: DecisionLog, door: FrontDoor, part: Sequence[Referral], batch: int) -> int:
+    """(d): routing with every record written, `batch` referrals per atomic batch."""
+    for at in range(0, len(part), batch):
+        log.route_batch(door, part[at : at + batch])
+    return len(part)
+
+
+def engine_lines(
+    rulebook: Rulebook,
+    population: Sequence[Referral],
+    log: Path,
+    batch: int,
+    progress: Callable[[str], None],
+) -> list[Line]:
+    """(a) to (d), interleaved: the population is cut into `SEGMENTS` segments and each segment
+    goes through (a), (b), (c) and (d) in turn, so that a slow minute on a shared machine slows
+    the four alike and their ratios hold. Each line sums the times of its own segments."""
     compiled = compile_rulebook(rulebook)
     facts = flat_facts(rulebook, compiled, population)
-    level, route, rulesets = compiled.level_ruleset, compiled.route_ruleset, compiled.rulesets
-    # Register both rulesets outside the timing.
-    assert_flat(level, rulesets, facts[0][0][0])
-    first_route = next((r for children in facts for _, r in children if r is not None), None)
-    if first_route is not None:
-        assert_flat(route, rulesets, first_route)
-
-    def work() -> int:
-        for children in facts:
-            for level_fact, route_fact in children:
-                assert_flat(level, rulesets, level_fact)
-                if route_fact is not None:
-                    assert_flat(route, rulesets, route_fact)
-        return len(facts)
-
-    count, seconds = timed(work)
-    label = "(a) floor: durable_rules assertions of pre-flattened facts"
-    return line("a_floor", label, count, seconds, "referrals/s")
-
-
-def route(door: FrontDoor, population: Sequence[Referral], key: str, label: str) -> Line:
-    """(b), (c): `FrontDoor.route(dict)`: validate, evaluate, build the decisions."""
-    door.route(population[0])  # first-use costs (engine registration) outside the timing
-
-    def work() -> int:
-        for data in population:
-            door.route(data)
-        return len(population)
-
-    count, seconds = timed(work)
-    return line(key, label, count, seconds, "referrals/s")
-
-
-def route_logged(door: FrontDoor, population: Sequence[Referral], log: Path, batch: int) -> Line:
-    """(d) Routing with every record written to an SQLite log in batches (`route_batch`)."""
+    durable = FrontDoor(rulebook, engine="durable")
+    reference = FrontDoor(rulebook, engine="reference")
+    # First-use costs (registering the rulesets, the first dates) outside the timing.
+    _assert_all(compiled, facts[:50])
+    _route_all(durable, population[:1])
+    _route_all(reference, population[:1])
+    seconds = {"a": 0.0, "b": 0.0, "c": 0.0, "d": 0.0}
+    size = -(-len(population) // SEGMENTS)
     with DecisionLog(f"sqlite:///{log}", key=KEY) as decision_log:
-
-        def work() -> int:
-            for start in range(0, len(population), batch):
-                decision_log.route_batch(door, population[start : start + batch])
-            return len(population)
-
-        count, seconds = timed(work)
-    label = f"(d) (b) + every record to SQLite, batches of {batch}"
-    return line("d_durable_logged", label, count, seconds, "referrals/s")
+        for start in range(0, len(population), size):
+            part, part_facts = population[start : start + size], facts[start : start + size]
+            progress(f"(a)-(d) referrals {start + 1:,}-{start + len(part):,}")
+            work: dict[str, Callable[[], int]] = {
+                "a": partial(_assert_all, compiled, part_facts),
+                "b": partial(_route_all, durable, part),
+                "c": partial(_route_all, reference, part),
+                "d": partial(_route_logged, decision_log, durable, part, batch),
+            }
+            for key, job in work.items():
+                seconds[key] += timed(job)[1]
+    count, unit = len(population), "referrals/s"
+    labels = {
+        "a_floor": ("a", "(a) floor: durable_rules assertions of pre-flattened facts"),
+        "b_durable": ("b", "(b) route(dict), durable evaluator"),
+        "c_reference": ("c", "(c) route(dict), reference evaluator"),
+        "d_durable_logged": ("d", f"(d) (b) + every record to SQLite, batches of {batch}"),
+    }
+    return [line(key, label, count, seconds[k], unit) for key, (k, label) in labels.items()]

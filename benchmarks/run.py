@@ -25,7 +25,7 @@ import structlog
 
 from benchmarks import audit, memory, routing
 from benchmarks.lines import Line, table, with_ratios
-from triage.engine import LIBRARY_VERSION, FrontDoor
+from triage.engine import LIBRARY_VERSION
 from triage.loader import load_rulebook
 from triage.simulation import simulate
 
@@ -89,32 +89,8 @@ def run(options: argparse.Namespace, work: Path) -> tuple[list[Line], dict[str, 
     with population_file.open("w", encoding="utf-8") as out:
         out.writelines(json.dumps(referral) + "\n" for referral in population)
     gc.freeze()  # the population is test data: keep the collector from rescanning it
-    found: list[Line] = []
-    say("(a) floor")
-    found.append(routing.floor(rulebook, population))
-    say("(b) durable")
-    found.append(
-        routing.route(
-            FrontDoor(rulebook, engine="durable"),
-            population,
-            "b_durable",
-            "(b) route(dict), durable evaluator",
-        )
-    )
-    say("(c) reference")
-    found.append(
-        routing.route(
-            FrontDoor(rulebook, engine="reference"),
-            population,
-            "c_reference",
-            "(c) route(dict), reference evaluator",
-        )
-    )
-    say("(d) durable + SQLite log")
     log = work / "routed.sqlite"
-    found.append(
-        routing.route_logged(FrontDoor(rulebook, engine="durable"), population, log, options.batch)
-    )
+    found: list[Line] = routing.engine_lines(rulebook, population, log, options.batch, say)
     del population
     gc.unfreeze()
     gc.collect()

@@ -30,7 +30,7 @@ from triage.audit.record import (
     birth_date_for_age,
     body_fields,
     body_of,
-    canonical,
+    canonical_sorted,
     chain_hash,
     minimise_decision,
     minimise_referral,
@@ -140,10 +140,10 @@ class DecisionLog:
             "record_id": str(uuid.uuid4()),
             "recorded_at": now_utc(),
             "kind": RecordKind.TRIAGE_DECISION,
-            "input": {
-                "referral": minimal,
+            "input": {  # keys in sorted order, as every dict of the body: see canonical_sorted
                 "as_of": None if as_of is None else as_of.isoformat(),
                 "engine": door.evaluator.name,
+                "referral": minimal,
             },
             "output": tuple(minimise_decision(d, self._pseudonym) for d in decisions),
             "rules_fired": tuple(d.rules_fired for d in decisions),
@@ -155,7 +155,7 @@ class DecisionLog:
             "prev_hash": GENESIS,
             "hash": GENESIS,
         }
-        body = canonical(body_fields(values))
+        body = canonical_sorted(body_fields(values))
         return Pending(RecordKind.TRIAGE_DECISION.value, body), values
 
     def route(
