@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from triage import FrontDoor, Rulebook, simulate
 from triage._durable import compile_rulebook
@@ -23,9 +24,9 @@ from triage.audit.record import (
     minimise_referral,
     sorted_keys,
 )
-from triage.conditions import concern_filters
+from triage.conditions import Condition, concern_filters
 from triage.decision import Decision
-from triage.evaluator import ReferenceEvaluator, holds, selected
+from triage.evaluator import ReferenceEvaluator, holds, selected, specialise
 from triage.facts import ChildFacts, age_in_years, child_facts
 from triage.referral import Referral
 from triage.rulebook import Rule
@@ -188,3 +189,46 @@ json_without_floats = st.recursive(
 def test_sorted_values_are_written_exactly_as_canonical_json(value: Any) -> None:
     """The record body's fast writer gives the canonical text, every escape included."""
     assert canonical_sorted(sorted_keys(value)) == canonical(value)
+
+
+_LEAVES = st.sampled_from(
+    [
+        {"level": [1, 2]},
+        {"level": 3},
+        {"level": [3, 4]},
+        {"concerns": {"level": 2, "min": 2}},
+        {"concerns": {"level": 3}},
+        {"domains": {"level": [2, 3], "min": 2}},
+        {"age": {"min_years": 10}},
+        {"consent": "refused"},
+        {"immediate_danger": True},
+        {"unborn": False},
+        {"open_involvement": {"step_up": True}},
+        {"open_involvement": {"open": False}},
+        {"child_flags": ["disability", "send"]},
+        {"referrals_last_12_months": {"min": 1}},
+    ]
+)
+conditions = st.recursive(
+    _LEAVES,
+    lambda inner: (
+        st.builds(lambda parts: {"all": parts}, st.lists(inner, min_size=1, max_size=3))
+        | st.builds(lambda parts: {"any": parts}, st.lists(inner, min_size=1, max_size=3))
+    ),
+    max_leaves=8,
+)
+_CONDITION: TypeAdapter[Condition] = TypeAdapter(Condition)
+
+
+@settings(max_examples=300)
+@given(data=conditions, referral=referrals())
+def test_a_condition_specialised_to_a_level_means_what_it_meant_at_that_level(
+    data: dict[str, Any], referral: dict[str, Any], reference: FrontDoor
+) -> None:
+    """`specialise` takes the decided level out of a condition without changing its meaning."""
+    condition = _CONDITION.validate_python(data)
+    for facts, _ in _children(reference, referral):
+        for level in (1, 2, 3, 4):
+            left = specialise(condition, level)
+            meant = holds(condition, facts, level)
+            assert (left if isinstance(left, bool) else holds(left, facts, level)) == meant

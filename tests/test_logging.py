@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from structlog.testing import capture_logs
 
 from triage import FrontDoor, Rulebook
@@ -36,3 +37,37 @@ def test_an_engine_fault_is_logged_without_case_data(kent: Rulebook) -> None:
     fault = next(e for e in events if e["event"] == "engine_fault")
     assert fault["log_level"] == "error"
     assert "R-TEST-1" not in repr(fault)
+
+
+def test_the_library_obeys_each_new_structlog_configuration(reference: FrontDoor) -> None:
+    """The library keeps its assembled logger between events, but never past a change of
+    configuration: each `capture_logs` (a new configuration) receives the next events."""
+    referral = make_referral(concerns=concerns("physical_abuse"))
+    with capture_logs() as first:
+        reference.route(referral)
+        with capture_logs() as second:
+            reference.route(referral)
+            reference.route(referral)
+        reference.route(referral)
+    assert [e["event"] for e in second] == ["referral_triaged", "referral_triaged"]
+    assert [e["event"] for e in first] == ["referral_triaged", "referral_triaged"]
+
+
+def test_a_processor_added_to_the_configuration_in_place_sees_the_events(
+    reference: FrontDoor,
+) -> None:
+    """An application that appends a processor to the configured list (the same list object)
+    is obeyed too: the kept logger shares the list."""
+    referral = make_referral(concerns=concerns("physical_abuse"))
+    seen: list[str] = []
+
+    def spy(logger: object, method: str, event: dict[str, object]) -> dict[str, object]:
+        seen.append(str(event["event"]))
+        return event
+
+    with capture_logs() as events:
+        reference.route(referral)
+        structlog.get_config()["processors"].insert(0, spy)
+        reference.route(referral)
+    assert seen == ["referral_triaged"]
+    assert len(events) == 2

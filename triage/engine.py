@@ -15,14 +15,13 @@ from datetime import date
 from importlib import metadata
 from typing import Any, Literal, NamedTuple
 
-import structlog
-
 from triage._base import LEVEL_NAMES, trusted
+from triage._logging import Logger
 from triage.conditions import concern_filters
 from triage.decision import Decision, RulebookRef
 from triage.errors import EngineFault, UsageError
 from triage.evaluator import Evaluator, ReferenceEvaluator, selected
-from triage.facts import ChildFacts, ConcernFact, child_facts
+from triage.facts import ChildFacts, ConcernFact, child_facts, shared_concerns
 from triage.loader import load_rulebook
 from triage.referral import About, Child, Referral, parse_referral
 from triage.rulebook import (
@@ -44,7 +43,7 @@ try:
 except metadata.PackageNotFoundError:  # pragma: no cover - running from an unbuilt tree
     LIBRARY_VERSION = "0+unknown"
 
-_log = structlog.get_logger("triage")
+_log = Logger("triage")
 
 
 class _Settled(NamedTuple):
@@ -55,12 +54,14 @@ class _Settled(NamedTuple):
     route: str
     urgency: str
     due_by: date
-    fired: tuple[Rule, ...]
+    fired: tuple[str, ...]  # ids of the rules that decided, in the order of the reasons
     extra_reasons: tuple[str, ...]
     flags: tuple[str, ...]
 
 
 _CACHED_DAYS = 4096  # per-date caches keep at most this many entries (ten years is 3,653 days)
+# The hit policies' results per combination of rules that held: a few hundred in practice.
+_CACHED_POLICIES = 4096
 
 
 class _ReasonText:
@@ -85,10 +86,20 @@ class _ReasonText:
             )
             for f in concern_filters(rule.when)
         )
+        # The text per distinct set of concerns: it depends on nothing else.
+        self.known: dict[tuple[ConcernFact, ...], str] = {}
 
     def __call__(self, facts: ChildFacts) -> str:
         if not self.filters or not facts.concerns:
             return self.plain
+        text = self.known.get(facts.concerns)
+        if text is None:
+            if len(self.known) >= _CACHED_POLICIES:
+                self.known.clear()
+            text = self.known[facts.concerns] = self._text(facts)
+        return text
+
+    def _text(self, facts: ChildFacts) -> str:
         labels: dict[str, None] = {}
         for pairs in self.filters:
             for concern in facts.concerns:
@@ -135,6 +146,11 @@ class FrontDoor:
         rules = self.rulebook.rules
         self._kind = {rule.id: rule.kind for rule in rules}
         self._level_of = {r.id: r.then.level for r in rules if isinstance(r.then, LevelOutcome)}
+        self._engine = self.evaluator.name
+        self._levels: dict[tuple[str, ...], int] = {}
+        self._routes: dict[
+            tuple[str, ...], tuple[Rule | None, tuple[str, ...], tuple[str, ...]]
+        ] = {}
 
     # -- input ------------------------------------------------------------------------------
 
@@ -157,8 +173,10 @@ class FrontDoor:
         """`route` of a referral this door's `validate` returned (the decision log's batches
         validate first, so that nothing of a batch is written when one referral is invalid)."""
         on = referral.received_on if as_of is None else as_of
+        log = _log.get()
+        concerns = shared_concerns(referral, self.rulebook)
         return tuple(
-            self._decision(referral, child, on, self._settle(referral, child, on))
+            self._decision(referral, child, on, self._settle(referral, child, on, concerns), log)
             for child in referral.children
         )
 
@@ -169,24 +187,32 @@ class FrontDoor:
         decides, without building (or logging) the decisions. For what-if, which compares
         only these."""
         on = referral.received_on if as_of is None else as_of
+        concerns = shared_concerns(referral, self.rulebook)
         return tuple(
             (settled.level, settled.route, settled.flags)
-            for settled in (self._settle(referral, child, on) for child in referral.children)
+            for settled in (
+                self._settle(referral, child, on, concerns) for child in referral.children
+            )
         )
 
-    def _settle(self, referral: Referral, child: Child, as_of: date) -> _Settled:
-        facts = child_facts(referral, child, self.rulebook)
-        rules = self.rulebook.rule_by_id
+    def _settle(
+        self,
+        referral: Referral,
+        child: Child,
+        as_of: date,
+        concerns: tuple[ConcernFact, ...] | None = None,
+    ) -> _Settled:
+        facts = child_facts(referral, child, self.rulebook, concerns)
         try:
             level_ids = self.evaluator.level_rules(facts, as_of)
             if not level_ids:
                 return self._manual(
                     referral, facts, as_of, None, (), "No level rule applies to these facts."
                 )
-            level = max(self._level_of[i] for i in level_ids)
+            level = self._level_policy(level_ids)
             route_ids = self.evaluator.route_rules(facts, level, as_of)
         except EngineFault as fault:
-            _log.error(
+            _log.get().error(
                 "engine_fault", engine=fault.engine, what=fault.what, rulebook=self.rulebook.id
             )
             return self._manual(
@@ -197,26 +223,21 @@ class FrontDoor:
                 (),
                 f"The {fault.engine} evaluator failed ({fault.what}).",
             )
-        kind = self._kind
-        route_rules = [rules[i] for i in route_ids if kind[i] == "route"]
-        flag_rules = [rules[i] for i in route_ids if kind[i] == "flag"]
-        flags = tuple(dict.fromkeys(r.then.flag for r in flag_rules))  # type: ignore[union-attr]
-        fired = tuple(rules[i] for i in level_ids)
-        if not route_rules:
+        winner, flag_ids, flags = self._route_policy(route_ids)
+        if winner is None:
             return self._manual(
                 referral,
                 facts,
                 as_of,
                 level,
-                (*fired, *flag_rules),
+                (*level_ids, *flag_ids),
                 "No route rule applies at this level.",
                 flags,
             )
-        winner = max(route_rules, key=lambda r: r.priority)
         outcome = winner.then
         assert isinstance(outcome, RouteOutcome)
         route = outcome.route
-        fired = (*fired, winner, *flag_rules)
+        fired = (*level_ids, winner.id, *flag_ids)
         if route == CURRENT_SERVICE:
             if facts.open_service is None:
                 return self._manual(
@@ -243,6 +264,34 @@ class FrontDoor:
         due_by = add_working_days(referral.received_on, timescale.working_days)
         return _Settled(facts, level, route, outcome.urgency, due_by, fired, (), flags)
 
+    def _level_policy(self, level_ids: tuple[str, ...]) -> int:
+        """Hit policy *max*: the highest level of the level rules that held."""
+        found = self._levels.get(level_ids)
+        if found is None:
+            if len(self._levels) >= _CACHED_POLICIES:
+                self._levels.clear()
+            found = self._levels[level_ids] = max(self._level_of[i] for i in level_ids)
+        return found
+
+    def _route_policy(
+        self, route_ids: tuple[str, ...]
+    ) -> tuple[Rule | None, tuple[str, ...], tuple[str, ...]]:
+        """Hit policy *priority* for route rules and *collect* for flag rules: the winning
+        route rule (None when no route rule held), the ids of the flag rules that held, and
+        their flags."""
+        found = self._routes.get(route_ids)
+        if found is None:
+            if len(self._routes) >= _CACHED_POLICIES:
+                self._routes.clear()
+            rules, kind = self.rulebook.rule_by_id, self._kind
+            route_rules = [rules[i] for i in route_ids if kind[i] == "route"]
+            flag_rules = [rules[i] for i in route_ids if kind[i] == "flag"]
+            flags = tuple(dict.fromkeys(r.then.flag for r in flag_rules))  # type: ignore[union-attr]
+            winner = max(route_rules, key=lambda r: r.priority) if route_rules else None
+            found = (winner, tuple(r.id for r in flag_rules), flags)
+            self._routes[route_ids] = found
+        return found
+
     def _timescale(self, urgency: str, on: date) -> Timescale | None:
         key = (urgency, on)
         if key not in self._timescales:
@@ -257,7 +306,7 @@ class FrontDoor:
         facts: ChildFacts,
         as_of: date,
         level: int | None,
-        fired: tuple[Rule, ...],
+        fired: tuple[str, ...],
         why: str,
         flags: tuple[str, ...] = (),
     ) -> _Settled:
@@ -272,11 +321,11 @@ class FrontDoor:
         return _Settled(facts, level, MANUAL_REVIEW, urgency, due, fired, extra, flags)
 
     def _decision(
-        self, referral: Referral, child: Child, as_of: date, settled: _Settled
+        self, referral: Referral, child: Child, as_of: date, settled: _Settled, log: Any
     ) -> Decision:
         facts, level, route, urgency, due_by, fired, extra_reasons, flags = settled
         seed = "\x1f".join(
-            (referral.referral_id, child.child_id, self.rulebook.fingerprint, as_of.isoformat())
+            (referral.referral_id, child.child_id, self._ref.fingerprint, as_of.isoformat())
         )
         reasons = self._reasons
         # Every value below comes from the validated referral and rulebook: built, not validated.
@@ -291,16 +340,16 @@ class FrontDoor:
                 "route": route,
                 "urgency": urgency,
                 "due_by": due_by,
-                "rules_fired": tuple(rule.id for rule in fired),
-                "reasons": (*extra_reasons, *(reasons[rule.id](facts) for rule in fired)),
+                "rules_fired": fired,
+                "reasons": (*extra_reasons, *(reasons[rule_id](facts) for rule_id in fired)),
                 "flags": flags,
                 "as_of": as_of,
-                "engine": self.evaluator.name,
+                "engine": self._engine,
                 "rulebook": self._ref,
                 "library_version": LIBRARY_VERSION,
             },
         )
-        _log.info(
+        log.info(
             "referral_triaged",
             decision_id=decision.decision_id,
             level=decision.level,
@@ -308,8 +357,8 @@ class FrontDoor:
             urgency=decision.urgency,
             rules_fired=decision.rules_fired,
             flags=decision.flags,
-            rulebook=self.rulebook.id,
-            rulebook_version=self.rulebook.version,
+            rulebook=self._ref.id,
+            rulebook_version=self._ref.version,
             engine=decision.engine,
         )
         return decision

@@ -165,7 +165,7 @@ def _as_child(facts: JourneyFacts) -> ChildFacts:
 
 # -- compiled conditions: what `holds` means, decided once per rule instead of per call --------
 
-Counts = list[int]  # per child: the count of each numbered concern filter (see `_Slots`)
+Counts = tuple[int, ...]  # per child: the count of each numbered concern filter (see `_Slots`)
 Test = Callable[[ChildFacts, "int | None", Counts], bool]
 
 
@@ -277,6 +277,40 @@ def compile_condition(condition: Condition, slots: _Slots) -> Test:
     raise TypeError(f"unknown condition kind {type(condition).__name__}")  # pragma: no cover
 
 
+def specialise(condition: Condition, level: int) -> Condition | bool:
+    """The condition at a known decided level: True or False when the level settles it,
+    otherwise the condition that is left to test, its `level` parts taken out. For every facts,
+    `holds(condition, facts, level)` equals the result (or `holds` of the result): a property
+    test checks it. Route rules are mostly gated by the level, so at one level most of them
+    need no test at all."""
+    match condition:
+        case LevelIs(level=levels):
+            return level in levels
+        case All(all=parts):
+            left: list[Condition] = []
+            for part in parts:
+                known = specialise(part, level)
+                if known is False:
+                    return False
+                if known is not True:
+                    left.append(known)
+            if not left:
+                return True
+            return left[0] if len(left) == 1 else All(all=tuple(left))
+        case Any_(any=parts):
+            left = []
+            for part in parts:
+                known = specialise(part, level)
+                if known is True:
+                    return True
+                if known is not False:
+                    left.append(known)
+            if not left:
+                return False
+            return left[0] if len(left) == 1 else Any_(any=tuple(left))
+    return condition
+
+
 _BOUNDED = 4096  # entries kept per cache: more than ten years of dates, or of distinct concerns
 
 
@@ -293,24 +327,34 @@ class ReferenceEvaluator:
         )
         self._step_rules: tuple[Rule, ...] = rulebook.rules_of("step")
         self._slots = _Slots()
-        self._tests = {
-            rule.id: compile_condition(rule.when, self._slots)
-            for rule in (*self._level_rules, *self._route_rules)
+        # Per stage (None: the level rules; 1-4: the route and flag rules at that decided
+        # level), each rule that can hold there and its test (None: it holds whatever the facts).
+        self._stages: dict[int | None, tuple[tuple[Rule, Test | None], ...]] = {
+            None: tuple((r, compile_condition(r.when, self._slots)) for r in self._level_rules)
         }
+        for level in (1, 2, 3, 4):
+            tests: list[tuple[Rule, Test | None]] = []
+            for rule in self._route_rules:
+                left = specialise(rule.when, level)
+                if left is True:
+                    tests.append((rule, None))
+                elif left is not False:
+                    tests.append((rule, compile_condition(left, self._slots)))
+            self._stages[level] = tuple(tests)
         # A concern -> the slots it adds its indicator to, and those it adds its domain to.
         self._selecting: dict[ConcernFact, tuple[tuple[int, ...], tuple[int, ...]]] = {}
-        self._in_force: dict[tuple[bool, date], tuple[tuple[str, Test], ...]] = {}
-        # The counts of the last child evaluated: its route stage reuses its level stage's.
-        self._last: tuple[ChildFacts | None, Counts] = (None, [])
+        self._in_force: dict[tuple[int | None, date], tuple[tuple[str, Test | None], ...]] = {}
+        self._by_concerns: dict[tuple[ConcernFact, ...], Counts] = {}
 
-    def _rules_in_force(self, route: bool, as_of: date) -> tuple[tuple[str, Test], ...]:
-        found = self._in_force.get((route, as_of))
+    def _rules_in_force(
+        self, stage: int | None, as_of: date
+    ) -> tuple[tuple[str, Test | None], ...]:
+        found = self._in_force.get((stage, as_of))
         if found is None:
             if len(self._in_force) >= _BOUNDED:
                 self._in_force.clear()
-            rules = self._route_rules if route else self._level_rules
-            found = tuple((r.id, self._tests[r.id]) for r in rules if r.in_force(as_of))
-            self._in_force[(route, as_of)] = found
+            found = tuple((r.id, test) for r, test in self._stages[stage] if r.in_force(as_of))
+            self._in_force[(stage, as_of)] = found
         return found
 
     def _slots_of(self, concern: ConcernFact) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -331,11 +375,13 @@ class ReferenceEvaluator:
         return found
 
     def _counts(self, facts: ChildFacts) -> Counts:
-        """Every count the conditions read, for this child (`selected` decides, once per
-        distinct concern), shared by the child's two stages."""
-        last = self._last  # one read: threads sharing the evaluator each see a consistent pair
-        if last[0] is facts:
-            return last[1]
+        """Every count the conditions read, for this child's concerns (`selected` decides, once
+        per distinct concern). The counts depend on the concerns alone, so they are kept per
+        distinct set of concerns: a child's two stages, its siblings and most later children
+        (a population repeats far fewer sets of concerns than children) reuse them."""
+        found = self._by_concerns.get(facts.concerns)
+        if found is not None:
+            return found
         distinct: dict[int, set[str]] = {}
         for concern in facts.concerns:
             indicator_slots, domain_slots = self._slots_of(concern)
@@ -346,24 +392,24 @@ class ReferenceEvaluator:
         counts = [0] * len(self._slots.filters)
         for slot, values in distinct.items():
             counts[slot] = len(values)
-        self._last = (facts, counts)
-        return counts
+        if len(self._by_concerns) >= _BOUNDED:
+            self._by_concerns.clear()
+        found = self._by_concerns[facts.concerns] = tuple(counts)
+        return found
 
     def level_rules(self, facts: ChildFacts, as_of: date) -> tuple[str, ...]:
-        counts = self._counts(facts)
-        return tuple(
-            rule_id
-            for rule_id, test in self._rules_in_force(False, as_of)
-            if test(facts, None, counts)
-        )
+        return self._holding(None, facts, as_of)
 
     def route_rules(self, facts: ChildFacts, level: int, as_of: date) -> tuple[str, ...]:
+        return self._holding(level, facts, as_of)
+
+    def _holding(self, stage: int | None, facts: ChildFacts, as_of: date) -> tuple[str, ...]:
         counts = self._counts(facts)
-        return tuple(
-            rule_id
-            for rule_id, test in self._rules_in_force(True, as_of)
-            if test(facts, level, counts)
-        )
+        held = []
+        for rule_id, test in self._rules_in_force(stage, as_of):
+            if test is None or test(facts, stage, counts):
+                held.append(rule_id)
+        return tuple(held)
 
     def step_rules(self, facts: JourneyFacts, as_of: date) -> tuple[str, ...]:
         return tuple(r.id for r in self._step_rules if r.in_force(as_of) and holds(r.when, facts))

@@ -6,23 +6,21 @@ text never reaches a fact.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from triage.referral import Child, Referral
 from triage.rulebook import Rulebook
 
 
-@dataclass(frozen=True, slots=True)
-class ConcernFact:
+class ConcernFact(NamedTuple):
     indicator: str
     level: int
     domain: str
     about: str
 
 
-@dataclass(frozen=True, slots=True)
-class ChildFacts:
+class ChildFacts(NamedTuple):
     concerns: tuple[ConcernFact, ...]
     unborn: bool
     age_years: int | None
@@ -60,14 +58,23 @@ def _concern_facts(rulebook: Rulebook) -> dict[tuple[str, str], ConcernFact]:
     return known
 
 
-def child_facts(referral: Referral, child: Child, rulebook: Rulebook) -> ChildFacts:
-    """Facts for one child. The referral must already have passed `FrontDoor` validation."""
-    received = referral.received_on
+def shared_concerns(referral: Referral, rulebook: Rulebook) -> tuple[ConcernFact, ...] | None:
+    """The concerns of a referral none of whose concerns names children: the same for every
+    child, so worked out once per referral. None when some concern names children."""
+    if any(concern.child_ids for concern in referral.concerns):
+        return None
+    return _concerns(referral, None, rulebook)
+
+
+def _concerns(
+    referral: Referral, child_id: str | None, rulebook: Rulebook
+) -> tuple[ConcernFact, ...]:
+    """The distinct (indicator, about) concerns about one child (every child: None)."""
     known = _concern_facts(rulebook)
     seen: set[tuple[str, str]] = set()
     concerns = []
     for concern in referral.concerns:
-        if concern.child_ids and child.child_id not in concern.child_ids:
+        if concern.child_ids and child_id not in concern.child_ids:
             continue
         key = (concern.indicator, concern.about)  # About is a StrEnum: keys as its value
         if key in seen:
@@ -81,6 +88,20 @@ def child_facts(referral: Referral, child: Child, rulebook: Rulebook) -> ChildFa
             )
             known[(indicator.id, concern.about.value)] = fact
         concerns.append(fact)
+    return tuple(concerns)
+
+
+def child_facts(
+    referral: Referral,
+    child: Child,
+    rulebook: Rulebook,
+    concerns: tuple[ConcernFact, ...] | None = None,
+) -> ChildFacts:
+    """Facts for one child. The referral must already have passed `FrontDoor` validation.
+    `concerns`, when given, are the referral's `shared_concerns`."""
+    received = referral.received_on
+    if concerns is None:
+        concerns = _concerns(referral, child.child_id, rulebook)
     open_service = open_level = None
     if child.open_involvement is not None:
         open_service = child.open_involvement.service
@@ -89,23 +110,21 @@ def child_facts(referral: Referral, child: Child, rulebook: Rulebook) -> ChildFa
     if child.previous_referrals:
         window_start = _one_year_before(received)
         recent = sum(window_start <= d <= received for d in child.previous_referrals)
+    born = child.date_of_birth
     return ChildFacts(
-        concerns=tuple(concerns),
-        unborn=child.date_of_birth is None,
-        age_years=None
-        if child.date_of_birth is None
-        else age_in_years(child.date_of_birth, received),
-        consent=referral.consent.value,
-        immediate_danger=referral.immediate_danger,
-        open_service=open_service,
-        open_level=open_level,
-        referrals_last_12_months=recent,
-        flags=frozenset(flag.value for flag in child.flags) if child.flags else _NO_FLAGS,
+        concerns,
+        born is None,
+        None if born is None else age_in_years(born, received),
+        referral.consent.value,
+        referral.immediate_danger,
+        open_service,
+        open_level,
+        recent,
+        frozenset(flag.value for flag in child.flags) if child.flags else _NO_FLAGS,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class JourneyFacts:
+class JourneyFacts(NamedTuple):
     """The facts of one journey event: what happened, on which service, to which child."""
 
     event: str

@@ -218,33 +218,31 @@ def parse_problems(error: ValidationError) -> list[Problem]:
 def _structural_problems(referral: Referral) -> list[Problem]:
     problems: list[Problem] = []
     received = referral.received_on
+    earliest_expected = received - timedelta(days=31)
     ids = [child.child_id for child in referral.children]
     repeats = len(set(ids)) != len(ids)
     for index, child in enumerate(referral.children):
-        where = f"children[{index}]"
-        if (child.date_of_birth is None) == (child.expected_date_of_birth is None):
+        born, expected = child.date_of_birth, child.expected_date_of_birth
+        if (born is None) == (expected is None):
             problems.append(
                 Problem(
-                    where,
+                    f"children[{index}]",
                     "give exactly one of date_of_birth or, for an unborn child, "
                     "expected_date_of_birth",
                 )
             )
-        if child.date_of_birth is not None and child.date_of_birth > received:
+        if born is not None and born > received:
             problems.append(
                 Problem(
-                    f"{where}.date_of_birth",
+                    f"children[{index}].date_of_birth",
                     "is after the referral was received; "
                     "use expected_date_of_birth for an unborn child",
                 )
             )
-        if (
-            child.expected_date_of_birth is not None
-            and child.expected_date_of_birth < received - timedelta(days=31)
-        ):
+        if expected is not None and expected < earliest_expected:
             problems.append(
                 Problem(
-                    f"{where}.expected_date_of_birth",
+                    f"children[{index}].expected_date_of_birth",
                     "is more than a month before the referral was received; "
                     "a born child needs date_of_birth",
                 )
@@ -253,12 +251,15 @@ def _structural_problems(referral: Referral) -> list[Problem]:
             if earlier > received:
                 problems.append(
                     Problem(
-                        f"{where}.previous_referrals[{j}]", "is after this referral was received"
+                        f"children[{index}].previous_referrals[{j}]",
+                        "is after this referral was received",
                     )
                 )
         if repeats and ids.count(child.child_id) > 1 and ids.index(child.child_id) != index:
             problems.append(
-                Problem(f"{where}.child_id", "repeats another child's id in this referral")
+                Problem(
+                    f"children[{index}].child_id", "repeats another child's id in this referral"
+                )
             )
     for index, concern in enumerate(referral.concerns):
         for j, child_id in enumerate(concern.child_ids):  # most concerns name no child
@@ -267,6 +268,20 @@ def _structural_problems(referral: Referral) -> list[Problem]:
                     Problem(f"concerns[{index}].child_ids[{j}]", "names no child of this referral")
                 )
     return problems
+
+
+def _in_vocabulary(
+    referral: Referral, indicators: Collection[str], services: Collection[str]
+) -> bool:
+    """Every code of a valid referral is in the rulebook's vocabulary (the quick check; the
+    problems themselves are read from the raw input by `_vocabulary_problems`)."""
+    for concern in referral.concerns:
+        if concern.indicator not in indicators:
+            return False
+    for child in referral.children:
+        if child.open_involvement is not None and child.open_involvement.service not in services:
+            return False
+    return True
 
 
 def _vocabulary_problems(
@@ -326,16 +341,17 @@ def parse_referral(
             raise InputNotJson(where, error.lineno, error.colno, error.msg) from None
     if not isinstance(data, dict | Mapping):
         raise ReferralInvalid([Problem("", "a referral must be a JSON object")], where)
-    vocabulary = (
-        _vocabulary_problems(data, indicators or (), services or ())
-        if indicators is not None
-        else []
-    )
+    known_services = services or ()
     try:
         referral = Referral.model_validate(data)
     except ValidationError as error:
+        vocabulary = (
+            [] if indicators is None else _vocabulary_problems(data, indicators, known_services)
+        )
         raise ReferralInvalid([*parse_problems(error), *vocabulary], where) from None
-    problems = [*_structural_problems(referral), *vocabulary]
+    problems = _structural_problems(referral)
+    if indicators is not None and not _in_vocabulary(referral, indicators, known_services):
+        problems += _vocabulary_problems(data, indicators, known_services)
     if problems:
         raise ReferralInvalid(problems, where)
     return referral

@@ -18,9 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import structlog
-
 from triage._base import trusted
+from triage._logging import Logger
 from triage.audit.record import (
     GENESIS,
     DecisionRecordV1,
@@ -47,7 +46,7 @@ from triage.referral import Referral
 from triage.rulebook import Rulebook
 
 KEY_VARIABLE = "TRIAGE_LOG_KEY"
-_log = structlog.get_logger("triage.audit")
+_log = Logger("triage.audit")
 
 
 def _key(key: bytes | str | None, target: str) -> bytes:
@@ -249,7 +248,7 @@ class DecisionLog:
             for (seq, digest), (_, values) in zip(placed, built, strict=True)
         ]
         for record in records:
-            _log.info(
+            _log.get().info(
                 "decision_recorded",
                 seq=record.seq,
                 record_id=record.record_id,
