@@ -6,10 +6,13 @@ names, on the recorded as-of date and engine, and compares the outcome fields of
 (everything but the pseudonymised ids and the library version). What-if does the same with
 another rulebook and reports, per child, the old and new level and route.
 
-Work is spread over worker processes (`workers`), each with its own engine; the parent reads
-the log once and sends records in chunks, a few chunks ahead of the workers (never the whole
-log at once). Spawned workers start with structlog's defaults, which print every event: replay
-carries the application's structlog configuration over to them (what can be pickled of it).
+Work is spread over worker processes (`workers`), each with its own engine and its own
+connection to the log, opened once per process. The parent only cuts the log into spans
+(`Store.spans`: seq ranges, or byte ranges of a JSON Lines file) and sends each as a job of a few
+dozen bytes, a few jobs ahead of the workers (never the whole log at once); each worker reads its
+span, fetches the rulebook snapshots it needs, and sends back one plain tuple per child. Spawned
+workers start with structlog's defaults, which print every event: replay carries the
+application's structlog configuration over to them (what can be pickled of it).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import csv
 import io
 import json
 import multiprocessing
+import multiprocessing.util
 import pickle
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +34,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from triage.audit.stores import Store, open_store
+from triage.audit.stores import Span, Store, open_store
 from triage.engine import FrontDoor
 from triage.errors import LogError
 from triage.loader import load_rulebook
@@ -40,8 +44,8 @@ from triage.rulebook import Rulebook
 IGNORED = frozenset({"decision_id", "referral_id", "child_id", "library_version"})
 J = TypeVar("J")
 R = TypeVar("R")
-CHUNK = 500  # records per job: small enough that the last jobs leave no worker idle for long
-AHEAD = 2  # chunks queued per worker beyond the one it is working on
+CHUNK = 500  # records per span, one job: few enough that the last jobs leave no worker idle long
+AHEAD = 2  # jobs queued per worker beyond the one it is working on
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,27 +112,83 @@ def _comparable(decision: dict[str, Any]) -> dict[str, Any]:
 # A ChildOutcome as a plain tuple, its fields in order: workers send these (a dataclass took
 # about 20 times longer to pickle and unpickle), the parent makes the ChildOutcome.
 Outcome = tuple[int, str, int | None, str, int | None, str, bool, bool, bool]
+# What a job sends: the log's target, a span of it, and the what-if rulebook directory, engine
+# and as-of date that override the records' own (None: the record's).
+Job = tuple[str, Span, str | None, str | None, str | None]
+# What a job returns: how many decision records it replayed, and their outcomes.
+Result = tuple[int, list[Outcome]]
 
 
-def _replay_chunk(
-    job: tuple[list[tuple[int, str]], dict[str, str], str | None, str | None, str | None],
-) -> list[Outcome]:
-    """Runs in a worker: replay a chunk of (seq, body) records."""
-    rows, snapshots, rules_dir, engine_override, as_of_override = job
+class _Unreplayable(Exception):
+    """A record that cannot be replayed; `replay_log` raises it as a LogError. Workers raise
+    this instead because a LogError does not survive pickling (unpickling calls its constructor
+    with one argument of two), and an exception a worker sends back that cannot be unpickled
+    breaks the pool: measured, the parent then hung."""
+
+
+class _Log:
+    """One process's reading of a log: a store connection and the rulebook snapshots fetched
+    through it (each at most once)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._snapshots: dict[str, str | None] = {}
+
+    def snapshot(self, fingerprint: str) -> str | None:
+        if fingerprint not in self._snapshots:
+            self._snapshots[fingerprint] = self.store.snapshot(fingerprint)
+        return self._snapshots[fingerprint]
+
+
+# In a worker process: its reading of each log it has had jobs from, opened on the first.
+_WORKER_LOGS: dict[str, _Log] = {}
+
+
+def _worker_log(target: str) -> _Log:
+    log = _WORKER_LOGS.get(target)
+    if log is None:
+        log = _WORKER_LOGS[target] = _Log(open_store(target))
+        # Closed as the worker exits: multiprocessing runs these finalizers, then ends the
+        # process with os._exit (no atexit handlers, no garbage collection), so without this a
+        # PostgreSQL server would see each worker's connection dropped, not closed.
+        multiprocessing.util.Finalize(None, log.store.close, exitpriority=0)
+    return log
+
+
+def _replay_job(job: Job) -> Result:
+    """Runs in a worker: replay one span of the log, read through this worker's connection."""
+    target, span, rules_dir, engine_override, as_of_override = job
+    return _replay_span(_worker_log(target), span, rules_dir, engine_override, as_of_override)
+
+
+def _replay_span(
+    log: _Log,
+    span: Span,
+    rules_dir: str | None,
+    engine_override: str | None,
+    as_of_override: str | None,
+) -> Result:
+    """Replay the decision records of a span (rulebook snapshots and journey records are not
+    decisions: skipped)."""
     outcomes: list[Outcome] = []
-    doors: dict[tuple[str, str], FrontDoor] = {}  # looked up once per chunk, not per record
+    doors: dict[tuple[str, str], FrontDoor] = {}  # looked up once per span, not per record
+    # Read whole before any snapshot is fetched: on PostgreSQL that query would end the
+    # transaction that holds the span's open cursor. A span is at most CHUNK records.
+    rows = [(row.seq, row.body) for row in log.store.span_rows(span)]
     for seq, body in rows:
+        if '"kind":"rulebook_snapshot"' in body or '"kind":"triage_decision"' not in body:
+            continue
         record = json.loads(body)
         fingerprint = record["rulebook"]["fingerprint"]
         engine = engine_override or record["input"]["engine"]
         door = doors.get((fingerprint, engine))
         if door is None:
-            if rules_dir is None and fingerprint not in snapshots:
-                raise LogError(
-                    "replay",
-                    f"record seq {seq} needs rulebook snapshot {fingerprint[:12]}, not in the log",
+            snapshot = None if rules_dir is not None else log.snapshot(fingerprint)
+            if rules_dir is None and snapshot is None:
+                raise _Unreplayable(
+                    f"record seq {seq} needs rulebook snapshot {fingerprint[:12]}, not in the log"
                 )
-            door = _door(None if rules_dir else snapshots[fingerprint], rules_dir, engine)
+            door = _door(snapshot, rules_dir, engine)
             doors[(fingerprint, engine)] = door
         as_of_text = as_of_override or record["input"]["as_of"]
         as_of = None if as_of_text is None else date.fromisoformat(as_of_text)
@@ -150,8 +210,8 @@ def _replay_chunk(
                 for before, (level, route, _) in zip(old, new, strict=False)
             ]
         if len(new) != len(old):
-            raise LogError(
-                "replay", f"record seq {seq} has {len(old)} decisions but replay made {len(new)}"
+            raise _Unreplayable(
+                f"record seq {seq} has {len(old)} decisions but replay made {len(new)}"
             )
         for before, (level, route, flags), identical in zip(old, new, same, strict=True):
             outcomes.append(
@@ -167,7 +227,7 @@ def _replay_chunk(
                     "possible_step_up" in flags,
                 )
             )
-    return outcomes
+    return len({outcome[0] for outcome in outcomes}), outcomes
 
 
 class _OneLogger:
@@ -227,23 +287,6 @@ def _in_order(pool: Executor, work: Callable[[J], R], jobs: Iterable[J], ahead: 
             future.cancel()
 
 
-def _chunks(store: Store) -> Iterator[tuple[list[tuple[int, str]], dict[str, str]]]:
-    """Decision records in chunks, each with the snapshots seen so far (snapshots come first)."""
-    snapshots: dict[str, str] = {}
-    chunk: list[tuple[int, str]] = []
-    for row in store.rows():
-        if '"kind":"rulebook_snapshot"' in row.body:
-            record = json.loads(row.body)
-            snapshots[record["rulebook"]["fingerprint"]] = row.body
-        elif '"kind":"triage_decision"' in row.body:
-            chunk.append((row.seq, row.body))
-            if len(chunk) >= CHUNK:
-                yield chunk, dict(snapshots)
-                chunk = []
-    if chunk:
-        yield chunk, dict(snapshots)
-
-
 def replay_log(
     target: str | Path,
     *,
@@ -257,41 +300,56 @@ def replay_log(
     store = open_store(target)
     report = ReplayReport(store.target, against=None if against is None else str(against))
     rules_dir = None if against is None else str(against)
-    if rules_dir is not None:
-        load_rulebook(rules_dir)  # fail early, with the loader's errors, before any work
     as_of_text = None if as_of is None else as_of.isoformat()
-    jobs = ((rows, snaps, rules_dir, engine, as_of_text) for rows, snaps in _chunks(store))
     try:
-        if workers <= 1:
-            results: Iterator[list[Outcome]] = map(_replay_chunk, jobs)
-            report = _collect(report, results, progress)
-        else:
-            with ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=_worker_context(),
-                initializer=_start_worker,
-                initargs=(_portable_logging(),),
-            ) as pool:
-                results = _in_order(pool, _replay_chunk, jobs, ahead=workers * (1 + AHEAD))
-                report = _collect(report, results, progress)
+        if rules_dir is not None:
+            load_rulebook(rules_dir)  # fail early, with the loader's errors, before any work
+        return _replay(store, report, rules_dir, workers, engine, as_of_text, progress)
+    except _Unreplayable as error:
+        raise LogError("replay", str(error)) from None
     finally:
         store.close()
-    return report
+
+
+def _replay(
+    store: Store,
+    report: ReplayReport,
+    rules_dir: str | None,
+    workers: int,
+    engine: str | None,
+    as_of_text: str | None,
+    progress: Callable[[int], None] | None,
+) -> ReplayReport:
+    spans = store.spans(CHUNK)
+    if workers <= 1:
+        log = _Log(store)
+        return _collect(
+            report,
+            (_replay_span(log, span, rules_dir, engine, as_of_text) for span in spans),
+            progress,
+        )
+    jobs = ((store.target, span, rules_dir, engine, as_of_text) for span in spans)
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_worker_context(),
+        initializer=_start_worker,
+        initargs=(_portable_logging(),),
+    ) as pool:
+        results = _in_order(pool, _replay_job, jobs, ahead=workers * (1 + AHEAD))
+        return _collect(report, results, progress)
 
 
 def _collect(
     report: ReplayReport,
-    results: Iterator[list[Outcome]],
+    results: Iterator[Result],
     progress: Callable[[int], None] | None,
 ) -> ReplayReport:
-    for chunk in results:
-        outcomes = [ChildOutcome(*outcome) for outcome in chunk]
-        report.outcomes.extend(outcomes)
+    for records, outcomes in results:
+        report.outcomes.extend([ChildOutcome(*outcome) for outcome in outcomes])
         report.decisions += len(outcomes)
-        records = len({o.seq for o in outcomes})
         report.records += records
-        report.different += sum(not o.identical for o in outcomes)
-        if progress is not None:
+        report.different += sum(not outcome[6] for outcome in outcomes)  # 6: identical
+        if progress is not None and records:
             progress(records)
     return report
 

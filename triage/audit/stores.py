@@ -5,23 +5,33 @@ IMMEDIATE`, a PostgreSQL advisory lock), assigns sequence numbers and hashes ins
 that several processes writing to one log keep one valid chain, writes a rulebook snapshot in the
 same batch the first time a fingerprint is used, and keeps a *head* (last seq and hash) so that a
 truncated log is detected. Only this module imports psycopg.
+
+Reading can be split between processes: `spans` cuts the log into consecutive spans, each
+described in a few bytes, and any process that opens the same log reads one back with
+`span_rows`. A span is a seq range for the SQL stores (the primary key finds it) and a byte range
+for JSON Lines (a seek finds it, and the file's order is kept whatever the seqs say).
 """
 
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from triage.audit.record import GENESIS, chain_hash
 from triage.errors import LogError, UsageError
 
 SNAPSHOT = "rulebook_snapshot"
+# The widest seq range (SQLite and PostgreSQL BIGINT are 64-bit): an open end of a range read
+# `rows(first, last)` becomes one of these.
+_LOWEST: Final = -(2**63)
+_HIGHEST: Final = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +51,18 @@ class Row(NamedTuple):
     prev_hash: str
     hash: str
     body: str
-    position: int  # 1-based place in storage order (a line number for JSON Lines)
+    # 1-based place among the rows of this read: in a whole read, the place in storage order
+    # (a line number for JSON Lines)
+    position: int
+
+
+class Span(NamedTuple):
+    """Consecutive records of one log, described small enough to send to another process:
+    from `start` up to but not including `stop`, in the store's own unit (seq for SQLite and
+    PostgreSQL, a byte offset in the file for JSON Lines)."""
+
+    start: int
+    stop: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +82,19 @@ class Store(Protocol):
         """Append atomically; the snapshot first if its fingerprint is not stored yet."""
         ...
 
-    def rows(self) -> Iterator[Row]:
-        """Every record in storage order."""
+    def rows(self, first: int | None = None, last: int | None = None) -> Iterator[Row]:
+        """The records with `first <= seq <= last` (an end left open when None: every record
+        by default), in storage order."""
+        ...
+
+    def spans(self, size: int) -> Iterator[Span]:
+        """The log as it is now in consecutive spans of at most `size` records that together
+        hold each record once, in storage order (records appended later are in none)."""
+        ...
+
+    def span_rows(self, span: Span) -> Iterator[Row]:
+        """The records of one span made by `spans` (in this process or another), in storage
+        order."""
         ...
 
     def head(self) -> tuple[int, str] | None: ...
@@ -113,6 +145,17 @@ def _parse_line(line: str, position: int) -> Row | None:
         )
     except (ValueError, KeyError, TypeError):
         return None
+
+
+_BLOCK = 1 << 20  # bytes read at a time when cutting a file into spans
+
+
+def _read_lines(lines: Iterable[str]) -> Iterator[Row]:
+    for position, line in enumerate(lines, start=1):
+        if not line.endswith("\n"):
+            return  # a torn tail: reported by torn_tail(), never read as a record
+        row = _parse_line(line, position)
+        yield row if row is not None else Row(-1, "", "", line, position)
 
 
 class JsonLinesStore:
@@ -184,15 +227,59 @@ class JsonLinesStore:
             os.fsync(handle.fileno())
         temporary.replace(self.head_path)
 
-    def rows(self) -> Iterator[Row]:
+    def rows(self, first: int | None = None, last: int | None = None) -> Iterator[Row]:
         if not self.path.exists():
             return
         with self.path.open("r", encoding="utf-8", newline="\n") as handle:
-            for position, line in enumerate(handle, start=1):
-                if not line.endswith("\n"):
-                    return  # a torn tail: reported by torn_tail(), never read as a record
-                row = _parse_line(line, position)
-                yield row if row is not None else Row(-1, "", "", line, position)
+            if first is None and last is None:
+                yield from _read_lines(handle)
+                return
+            # The file's order is not checked here (verify does that), so a range is read by
+            # filtering every line; replay reads spans instead, which a seek finds.
+            low, high = _LOWEST if first is None else first, _HIGHEST if last is None else last
+            position = 0
+            for row in _read_lines(handle):
+                if low <= row.seq <= high:
+                    position += 1
+                    yield row._replace(position=position)
+
+    def spans(self, size: int) -> Iterator[Span]:
+        """Spans of `size` lines, found by counting newlines (no line is parsed), up to the last
+        complete line of the file as it is now (a torn tail is in none, as in `rows`)."""
+        _check_span_size(size)
+        return self._spans(size) if self.path.exists() else iter(())
+
+    def _spans(self, size: int) -> Iterator[Span]:
+        end = self.path.stat().st_size
+        start = offset = complete = 0  # the span's start, the block's, the last line's end
+        lines = 0  # complete lines since `start`
+        while offset < end:
+            # Opened per block: no file stays open while the caller holds this generator.
+            with self.path.open("rb") as handle:
+                handle.seek(offset)
+                block = handle.read(min(_BLOCK, end - offset))
+            if not block:
+                break  # the file shrank
+            count = block.count(b"\n")
+            at = 0
+            while lines + count >= size:  # a span ends inside this block
+                for _ in range(size - lines):
+                    at = block.index(b"\n", at) + 1
+                count -= size - lines
+                yield Span(start, offset + at)
+                start, lines = offset + at, 0
+            if count:
+                complete = offset + block.rindex(b"\n") + 1
+            lines += count
+            offset += len(block)
+        if lines:
+            yield Span(start, complete)
+
+    def span_rows(self, span: Span) -> Iterator[Row]:
+        with self.path.open("rb") as handle:
+            handle.seek(span.start)
+            text = handle.read(span.stop - span.start).decode("utf-8")
+        yield from _read_lines(io.StringIO(text, newline="\n"))
 
     def head(self) -> tuple[int, str] | None:
         if not self.head_path.exists():
@@ -308,10 +395,30 @@ class SqliteStore:
             raise
         return [(s, h) for s, _, h, item in chained if item is not snapshot]
 
-    def rows(self) -> Iterator[Row]:
-        cursor = self._db.execute("SELECT seq, prev_hash, hash, body FROM records ORDER BY seq")
+    def rows(self, first: int | None = None, last: int | None = None) -> Iterator[Row]:
+        if first is None and last is None:  # verify's read, as it was
+            cursor = self._db.execute("SELECT seq, prev_hash, hash, body FROM records ORDER BY seq")
+        else:
+            cursor = self._db.execute(
+                "SELECT seq, prev_hash, hash, body FROM records WHERE seq BETWEEN ? AND ?"
+                " ORDER BY seq",
+                _bounds(first, last),
+            )
         for position, (seq, prev, digest, body) in enumerate(cursor, start=1):
             yield Row(seq, prev, digest, body, position)
+
+    def spans(self, size: int) -> Iterator[Span]:
+        # From the stored seqs, not the head, which records can follow (a tampered head). Two
+        # subqueries: SQLite finds MIN and MAX of the primary key in one step each only when
+        # each is alone in its query.
+        _check_span_size(size)
+        low, high = self._db.execute(
+            "SELECT (SELECT MIN(seq) FROM records), (SELECT MAX(seq) FROM records)"
+        ).fetchone()
+        return _seq_spans(low, high, size)
+
+    def span_rows(self, span: Span) -> Iterator[Row]:
+        return self.rows(span.start, span.stop - 1)
 
     def head(self) -> tuple[int, str] | None:
         row = self._db.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
@@ -328,6 +435,23 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _bounds(first: int | None, last: int | None) -> tuple[int, int]:
+    return (_LOWEST if first is None else first, _HIGHEST if last is None else last)
+
+
+def _check_span_size(size: int) -> None:
+    if size < 1:
+        raise ValueError(f"a span holds at least one record, not {size}")
+
+
+def _seq_spans(low: int | None, high: int | None, size: int) -> Iterator[Span]:
+    """Seq ranges of `size` from the lowest stored seq to the highest (none for an empty log):
+    every stored record is in one, however the seqs run."""
+    if low is None or high is None:
+        return iter(())
+    return (Span(start, min(start + size, high + 1)) for start in range(low, high + 1, size))
 
 
 _PG_LOCK = 7_310_221_804  # an arbitrary constant: the advisory lock that serialises appends
@@ -403,13 +527,30 @@ class PostgresStore:
                 )
         return [(s, h) for s, _, h, item in chained if item is not snapshot]
 
-    def rows(self) -> Iterator[Row]:
+    def rows(self, first: int | None = None, last: int | None = None) -> Iterator[Row]:
         with self._db.cursor(name="triage_rows") as cursor:  # server-side: constant memory
             cursor.itersize = 5000
-            cursor.execute("SELECT seq, prev_hash, hash, body FROM triage_records ORDER BY seq")
+            if first is None and last is None:  # verify's read, as it was
+                cursor.execute("SELECT seq, prev_hash, hash, body FROM triage_records ORDER BY seq")
+            else:
+                cursor.execute(
+                    "SELECT seq, prev_hash, hash, body FROM triage_records"
+                    " WHERE seq BETWEEN %s AND %s ORDER BY seq",
+                    _bounds(first, last),
+                )
             for position, (seq, prev, digest, body) in enumerate(cursor, start=1):
                 yield Row(int(seq), str(prev), str(digest), str(body), position)
         self._db.commit()
+
+    def spans(self, size: int) -> Iterator[Span]:
+        _check_span_size(size)
+        row = self._db.execute("SELECT MIN(seq), MAX(seq) FROM triage_records").fetchone()
+        self._db.commit()
+        assert row is not None  # an aggregate always gives one row
+        return _seq_spans(row[0], row[1], size)
+
+    def span_rows(self, span: Span) -> Iterator[Row]:
+        return self.rows(span.start, span.stop - 1)
 
     def head(self) -> tuple[int, str] | None:
         row = self._db.execute("SELECT seq, hash FROM triage_head WHERE id = 1").fetchone()
