@@ -423,3 +423,41 @@ def test_a_job_is_a_few_dozen_bytes_whatever_the_records(
     assert report.records == REFERRALS
     assert len(sizes) > 3
     assert max(sizes) < 120 + len(logged) + len(str(revised))
+
+
+@pytest.fixture(name="narrower", scope="module")
+def fixture_narrower(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Kent without one indicator that referrals report and no rule names."""
+    target = tmp_path_factory.mktemp("narrower") / "rules"
+    shutil.copytree(bundled_rules_dir(), target)
+    assert "adequate_housing" not in (target / "rules.yaml").read_text(encoding="utf-8")
+    path = target / "indicators.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = lines.index("  - id: adequate_housing\n")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("  - id: "))
+    path.write_text("".join(lines[:start] + lines[end:]), encoding="utf-8")
+    return target
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_referral_the_what_if_rulebook_refuses_is_named_by_its_seq(
+    tmp_path: Path, workers: int, narrower: Path
+) -> None:
+    """An error raised in a worker reaches the parent whole (before, most of triage's errors
+    could not be unpickled, and the parent hung)."""
+    target = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    door = FrontDoor(engine="reference")
+    referrals = list(simulate(40, 3, door.rulebook))
+    with DecisionLog(target, key=KEY) as log:
+        log.route_batch(door, referrals)
+    first = 2 + next(
+        i
+        for i, referral in enumerate(referrals)
+        if any(c["indicator"] == "adequate_housing" for c in referral.get("concerns", ()))
+    )
+    pattern = (
+        rf"record seq {first}: its referral is not valid under the what-if rulebook: "
+        r"concerns\[\d+\]\.indicator: is not an indicator of the rulebook"
+    )
+    with mock.patch.object(replay_module, "CHUNK", SPAN), pytest.raises(LogError, match=pattern):
+        replay_log(target, against=narrower, workers=workers)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 ErrorCode = Literal[
     "input_not_json",
@@ -81,6 +81,20 @@ class TriageError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its class, message and fields, so that it crosses from a worker process
+        to its parent whole: the default would call `__init__` with the message alone, which
+        most subclasses do not take, and a pool whose worker sends an error that cannot be
+        unpickled hangs (measured in replay)."""
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore(cls: type[TriageError], args: tuple[Any, ...], fields: dict[str, Any]) -> TriageError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(fields)
+    return error
 
 
 class InputError(TriageError):
