@@ -62,6 +62,9 @@ class _Settled(NamedTuple):
 _CACHED_DAYS = 4096  # per-date caches keep at most this many entries (ten years is 3,653 days)
 # The hit policies' results per combination of rules that held: a few hundred in practice.
 _CACHED_POLICIES = 4096
+# Reason texts kept per rule, per set of concerns: the most repeated sets. Measured: 4,096 per
+# rule held about 6 MB after 30,000 referrals; 512 hold under 1 MB.
+_CACHED_TEXTS = 512
 
 
 class _ReasonText:
@@ -94,7 +97,7 @@ class _ReasonText:
             return self.plain
         text = self.known.get(facts.concerns)
         if text is None:
-            if len(self.known) >= _CACHED_POLICIES:
+            if len(self.known) >= _CACHED_TEXTS:
                 self.known.clear()
             text = self.known[facts.concerns] = self._text(facts)
         return text
