@@ -116,8 +116,9 @@ Outcome = tuple[int, str, int | None, str, int | None, str, bool, bool, bool]
 # What a job sends: the log's target, a span of it, and the what-if rulebook directory, engine
 # and as-of date that override the records' own (None: the record's).
 Job = tuple[str, Span, str | None, str | None, str | None]
-# What a job returns: how many decision records it replayed, and their outcomes.
-Result = tuple[int, list[Outcome]]
+# What a job returns: how many records of the log it read (of every kind), how many decision
+# records it replayed, and their outcomes.
+Result = tuple[int, int, list[Outcome]]
 
 
 class _Unreplayable(Exception):
@@ -238,7 +239,7 @@ def _replay_span(
                     "possible_step_up" in flags,
                 )
             )
-    return len({outcome[0] for outcome in outcomes}), outcomes
+    return len(rows), len({outcome[0] for outcome in outcomes}), outcomes
 
 
 class _OneLogger:
@@ -307,7 +308,11 @@ def replay_log(
     as_of: date | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ReplayReport:
-    """Replay every decision record (faithful), or evaluate it under `against` (what-if)."""
+    """Replay every decision record (faithful), or evaluate it under `against` (what-if).
+
+    `progress(n)` is told of every `n` records of the log read, of every kind (snapshots and
+    journey records are read and skipped), so a bar sized by the log's record count (its head
+    seq, or `verify_log`'s count) ends full."""
     store = open_store(target)
     report = ReplayReport(store.target, against=None if against is None else str(against))
     rules_dir = None if against is None else str(against)
@@ -355,13 +360,13 @@ def _collect(
     results: Iterator[Result],
     progress: Callable[[int], None] | None,
 ) -> ReplayReport:
-    for records, outcomes in results:
+    for read, records, outcomes in results:
         report.outcomes.extend([ChildOutcome(*outcome) for outcome in outcomes])
         report.decisions += len(outcomes)
         report.records += records
         report.different += sum(not outcome[6] for outcome in outcomes)  # 6: identical
-        if progress is not None and records:
-            progress(records)
+        if progress is not None and read:
+            progress(read)
     return report
 
 
