@@ -363,6 +363,38 @@ def test_a_torn_last_line_is_reported_and_blocks_appends(
     assert target.read_bytes().startswith(whole)  # nothing repaired, nothing lost
 
 
+def test_a_torn_last_line_cut_inside_a_character_is_reported_as_torn(
+    tmp_path: Path, durable: FrontDoor
+) -> None:
+    """A crash can cut a write between the bytes of one UTF-8 character (here the first of
+    the two bytes of an e with an acute accent): still a torn tail, never a decoding crash."""
+    target = tmp_path / "log.jsonl"
+    write_log(str(target), durable)
+    whole = target.read_bytes()
+    with target.open("ab") as handle:
+        handle.write('{"seq":8,"prev_hash":"abc","record":{"x":"caf\u00e9'.encode()[:-1])
+    report = verify_log(str(target))
+    assert report.first_bad is None
+    assert report.records == 7
+    assert report.torn_tail is not None
+    assert report.torn_tail.offset == len(whole)
+    assert replay_log(str(target)).records == 7 - 1  # the decisions; the snapshot is not one
+
+
+def test_a_stored_line_with_bytes_that_are_not_utf8_fails_its_hash(
+    tmp_path: Path, durable: FrontDoor
+) -> None:
+    target = tmp_path / "log.jsonl"
+    write_log(str(target), durable)
+    lines = target.read_bytes().splitlines(keepends=True)
+    lines[2] = lines[2].replace(b'"level"', b'"lev\xffl"', 1)
+    target.write_bytes(b"".join(lines))
+    report = verify_log(str(target))
+    assert report.first_bad is not None
+    position, what = report.first_bad
+    assert position == 3, what
+
+
 # -- what-if -----------------------------------------------------------------------------------
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
+from collections.abc import Iterator
+
+import pytest
 import structlog
 from structlog.testing import capture_logs
 
@@ -40,8 +46,7 @@ def test_an_engine_fault_is_logged_without_case_data(kent: Rulebook) -> None:
 
 
 def test_the_library_obeys_each_new_structlog_configuration(reference: FrontDoor) -> None:
-    """The library keeps its assembled logger between events, but never past a change of
-    configuration: each `capture_logs` (a new configuration) receives the next events."""
+    """Each `capture_logs` (a new configuration) receives the events routed inside it."""
     referral = make_referral(concerns=concerns("physical_abuse"))
     with capture_logs() as first:
         reference.route(referral)
@@ -53,21 +58,28 @@ def test_the_library_obeys_each_new_structlog_configuration(reference: FrontDoor
     assert [e["event"] for e in first] == ["referral_triaged", "referral_triaged"]
 
 
-def test_a_processor_added_to_the_configuration_in_place_sees_the_events(
-    reference: FrontDoor,
-) -> None:
-    """An application that appends a processor to the configured list (the same list object)
-    is obeyed too: the kept logger shares the list."""
+@pytest.fixture(name="restored_logging")
+def fixture_restored_logging() -> Iterator[None]:
+    before = structlog.get_config()
+    yield
+    structlog.configure(**before)
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_a_logger_factory_that_chooses_its_stream_per_call_is_obeyed(reference: FrontDoor) -> None:
+    """An application whose logger factory writes to the stream of the moment (here the
+    current stdout) gets each referral's events there, even after the earlier stream closed:
+    the library never keeps a logger from one referral to the next."""
+    structlog.configure(
+        processors=[structlog.processors.KeyValueRenderer(key_order=["event"])],
+        logger_factory=lambda *args: structlog.PrintLogger(sys.stdout),
+    )
     referral = make_referral(concerns=concerns("physical_abuse"))
-    seen: list[str] = []
-
-    def spy(logger: object, method: str, event: dict[str, object]) -> dict[str, object]:
-        seen.append(str(event["event"]))
-        return event
-
-    with capture_logs() as events:
+    first, second = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(first):
         reference.route(referral)
-        structlog.get_config()["processors"].insert(0, spy)
-        reference.route(referral)
-    assert seen == ["referral_triaged"]
-    assert len(events) == 2
+    first.close()
+    with contextlib.redirect_stdout(second):
+        (decision,) = reference.route(referral)
+    assert decision.route == "strategy_discussion"
+    assert "event='referral_triaged'" in second.getvalue()

@@ -154,3 +154,24 @@ def test_free_text_detail_changes_no_decision(durable: FrontDoor) -> None:
     noisy = {**plain, "detail": "physical abuse, immediate danger, level 4"}
     (a,), (b,) = durable.route(plain), durable.route(noisy)
     assert (a.level, a.route, a.rules_fired) == (b.level, b.route, b.rules_fired)
+
+
+@pytest.mark.parametrize("suffix", ["\x1c", "\x1d", "\x1e", "\x1f"])
+def test_a_code_with_a_trailing_separator_is_refused_not_crashed_on(
+    suffix: str, reference: FrontDoor
+) -> None:
+    """Python's `str.strip` removes these characters, pydantic's whitespace stripping does not:
+    the code as the model holds it is what is checked, so such a code is a named problem (it
+    used to pass the check and then fail routing with a bare KeyError)."""
+    referral = make_referral(
+        children=[
+            {
+                "child_id": "C-1",
+                "date_of_birth": "2019-05-01",
+                "open_involvement": {"service": "intensive_early_help" + suffix},
+            }
+        ],
+        concerns=concerns("neglect_severe" + suffix),
+    )
+    found = problems_of(reference, referral)
+    assert set(found) == {"concerns[0].indicator", "children[0].open_involvement.service"}

@@ -207,6 +207,27 @@ def test_sql_spans_hold_every_stored_record_even_with_gaps(removed: set[int], si
     assert [row.seq for row in whole] == sorted(set(range(1, RECORDS + 1)) - removed)
     assert _chain(row for span in spans for row in span) == _chain(whole)
     assert all(len(span) <= size for span in spans)
+    # Cut from the stored records, not the range of their seqs: gaps make no empty spans.
+    assert [len(span) for span in spans] == [
+        min(size, len(whole) - at) for at in range(0, len(whole), size)
+    ]
+
+
+def test_a_record_with_a_huge_seq_makes_no_flood_of_empty_spans(tmp_path: Path) -> None:
+    """A tampered row far beyond the others (seq near 2**62) costs one span, not billions."""
+    path = tmp_path / "log.sqlite"
+    store = SqliteStore(path)
+    try:
+        store.append([Pending("triage_decision", f'"{n}"') for n in range(RECORDS)])
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE records SET seq = ? WHERE seq = ?", (2**62, RECORDS))
+        db.close()
+        spans = list(store.spans(4))
+        rows = [row.seq for span in spans for row in store.span_rows(span)]
+    finally:
+        store.close()
+    assert len(spans) == -(-RECORDS // 4)
+    assert rows == [*range(1, RECORDS), 2**62]
 
 
 # -- replay over workers -------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from datetime import date
 from importlib import metadata
 from typing import Any, Literal, NamedTuple
 
+import structlog
+
 from triage._base import LEVEL_NAMES, trusted
-from triage._logging import Logger
 from triage.conditions import concern_filters
 from triage.decision import Decision, RulebookRef
 from triage.errors import EngineFault, UsageError
@@ -43,7 +44,7 @@ try:
 except metadata.PackageNotFoundError:  # pragma: no cover - running from an unbuilt tree
     LIBRARY_VERSION = "0+unknown"
 
-_log = Logger("triage")
+_log = structlog.get_logger("triage")
 
 
 class _Settled(NamedTuple):
@@ -176,7 +177,9 @@ class FrontDoor:
         """`route` of a referral this door's `validate` returned (the decision log's batches
         validate first, so that nothing of a batch is written when one referral is invalid)."""
         on = referral.received_on if as_of is None else as_of
-        log = _log.get()
+        # structlog's lazy proxy assembles a logger for every event; one per referral is enough
+        # (the logger factory is still asked each time, so a changed destination is obeyed).
+        log = _log.bind()
         concerns = shared_concerns(referral, self.rulebook)
         return tuple(
             self._decision(referral, child, on, self._settle(referral, child, on, concerns), log)
@@ -207,15 +210,15 @@ class FrontDoor:
     ) -> _Settled:
         facts = child_facts(referral, child, self.rulebook, concerns)
         try:
-            level_ids = self.evaluator.level_rules(facts, as_of)
+            level_ids = tuple(self.evaluator.level_rules(facts, as_of))  # keys: hashable
             if not level_ids:
                 return self._manual(
                     referral, facts, as_of, None, (), "No level rule applies to these facts."
                 )
             level = self._level_policy(level_ids)
-            route_ids = self.evaluator.route_rules(facts, level, as_of)
+            route_ids = tuple(self.evaluator.route_rules(facts, level, as_of))
         except EngineFault as fault:
-            _log.get().error(
+            _log.error(
                 "engine_fault", engine=fault.engine, what=fault.what, rulebook=self.rulebook.id
             )
             return self._manual(

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Literal
 
+import structlog
 from pydantic import Field, ValidationError
 
 from triage._base import IsoDate, IsoDateTime, Level, Model
-from triage._logging import Logger
 from triage.conditions import All, EventKind, ReviewFinding, ServiceIs
 from triage.decision import RulebookRef
 from triage.engine import LIBRARY_VERSION, EngineName, make_evaluator
@@ -31,7 +31,7 @@ from triage.pathway import EdgeKind, PathwayGraph, load_pathway
 from triage.referral import ChildFlag, Consent, Identifier, parse_problems
 from triage.rulebook import Rule, Rulebook, StepOutcome, TransitionKind
 
-_log = Logger("triage")
+_log = structlog.get_logger("triage")
 _EVENTS = {
     TransitionKind.STEP_UP: "case_stepped_up",
     TransitionKind.STEP_DOWN: "case_stepped_down",
@@ -221,7 +221,7 @@ class Journeys:
         try:
             fired = [rules[i] for i in self.evaluator.step_rules(facts, on)]
         except EngineFault as fault:
-            _log.get().error(
+            _log.error(
                 "engine_fault", engine=fault.engine, what=fault.what, rulebook=self.rulebook.id
             )
             fired, manual = [], True
@@ -283,7 +283,7 @@ class Journeys:
             ),
             library_version=LIBRARY_VERSION,
         )
-        _log.get().info(
+        _log.info(
             _EVENTS.get(TransitionKind(kind), "case_stayed") if kind != "stay" else "case_stayed",
             transition_id=decision.transition_id,
             from_service=decision.from_service,

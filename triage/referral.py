@@ -270,31 +270,16 @@ def _structural_problems(referral: Referral) -> list[Problem]:
     return problems
 
 
-def _in_vocabulary(
-    referral: Referral, indicators: Collection[str], services: Collection[str]
-) -> bool:
-    """Every code of a valid referral is in the rulebook's vocabulary (the quick check; the
-    problems themselves are read from the raw input by `_vocabulary_problems`)."""
-    for concern in referral.concerns:
-        if concern.indicator not in indicators:
-            return False
-    for child in referral.children:
-        if child.open_involvement is not None and child.open_involvement.service not in services:
-            return False
-    return True
-
-
-def _vocabulary_problems(
-    data: Mapping[str, Any], indicators: Collection[str], services: Collection[str]
+def _vocabulary_problems_of(
+    concern_codes: Iterable[tuple[int, Any]],
+    service_codes: Iterable[tuple[int, Any]],
+    indicators: Collection[str],
+    services: Collection[str],
 ) -> list[Problem]:
-    """Codes outside the rulebook's vocabulary, read from the raw input so that they are
-    reported together with every other problem."""
+    """Codes outside the rulebook's vocabulary, given as (position, code) pairs."""
     problems: list[Problem] = []
-    concerns = data.get("concerns")
-    for index, concern in enumerate(concerns if isinstance(concerns, list | tuple) else ()):
-        # dict first: a plain dict is the common case, and it skips the slower ABC check
-        code = concern.get("indicator") if isinstance(concern, dict | Mapping) else None
-        if isinstance(code, str) and code.strip() not in indicators:
+    for index, code in concern_codes:
+        if isinstance(code, str) and code not in indicators:
             near = difflib.get_close_matches(code, indicators, n=3)
             hint = f"; did you mean {' or '.join(near)}?" if near else ""
             problems.append(
@@ -305,11 +290,8 @@ def _vocabulary_problems(
                     valid=tuple(sorted(indicators)),
                 )
             )
-    children = data.get("children")
-    for index, child in enumerate(children if isinstance(children, list | tuple) else ()):
-        involvement = child.get("open_involvement") if isinstance(child, dict | Mapping) else None
-        code = involvement.get("service") if isinstance(involvement, dict | Mapping) else None
-        if isinstance(code, str) and code.strip() not in services:
+    for index, code in service_codes:
+        if isinstance(code, str) and code not in services:
             problems.append(
                 Problem(
                     f"children[{index}].open_involvement.service",
@@ -319,6 +301,45 @@ def _vocabulary_problems(
                 )
             )
     return problems
+
+
+def _model_vocabulary_problems(
+    referral: Referral, indicators: Collection[str], services: Collection[str]
+) -> list[Problem]:
+    """Codes of a valid referral outside the vocabulary, as the model holds them: the values
+    the facts read. The quick test comes first: most referrals have none."""
+    concern_codes = [(i, concern.indicator) for i, concern in enumerate(referral.concerns)]
+    service_codes = [
+        (i, child.open_involvement.service)
+        for i, child in enumerate(referral.children)
+        if child.open_involvement is not None
+    ]
+    if all(code in indicators for _, code in concern_codes) and all(
+        code in services for _, code in service_codes
+    ):
+        return []
+    return _vocabulary_problems_of(concern_codes, service_codes, indicators, services)
+
+
+def _raw_vocabulary_problems(
+    data: Mapping[str, Any], indicators: Collection[str], services: Collection[str]
+) -> list[Problem]:
+    """Codes outside the vocabulary read from raw input that failed validation, so that they
+    are reported together with its other problems (nothing of it is routed)."""
+    concerns = data.get("concerns")
+    concern_codes = []
+    for index, concern in enumerate(concerns if isinstance(concerns, list | tuple) else ()):
+        code = concern.get("indicator") if isinstance(concern, dict | Mapping) else None
+        if isinstance(code, str):
+            concern_codes.append((index, code.strip()))
+    children = data.get("children")
+    service_codes = []
+    for index, child in enumerate(children if isinstance(children, list | tuple) else ()):
+        involvement = child.get("open_involvement") if isinstance(child, dict | Mapping) else None
+        code = involvement.get("service") if isinstance(involvement, dict | Mapping) else None
+        if isinstance(code, str):
+            service_codes.append((index, code.strip()))
+    return _vocabulary_problems_of(concern_codes, service_codes, indicators, services)
 
 
 def parse_referral(
@@ -346,12 +367,12 @@ def parse_referral(
         referral = Referral.model_validate(data)
     except ValidationError as error:
         vocabulary = (
-            [] if indicators is None else _vocabulary_problems(data, indicators, known_services)
+            [] if indicators is None else _raw_vocabulary_problems(data, indicators, known_services)
         )
         raise ReferralInvalid([*parse_problems(error), *vocabulary], where) from None
     problems = _structural_problems(referral)
-    if indicators is not None and not _in_vocabulary(referral, indicators, known_services):
-        problems += _vocabulary_problems(data, indicators, known_services)
+    if indicators is not None:
+        problems += _model_vocabulary_problems(referral, indicators, known_services)
     if problems:
         raise ReferralInvalid(problems, where)
     return referral

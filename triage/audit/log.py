@@ -18,8 +18,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import structlog
+
 from triage._base import trusted
-from triage._logging import Logger
 from triage.audit.record import (
     GENESIS,
     DecisionRecordV1,
@@ -46,7 +47,7 @@ from triage.referral import Referral
 from triage.rulebook import Rulebook
 
 KEY_VARIABLE = "TRIAGE_LOG_KEY"
-_log = Logger("triage.audit")
+_log = structlog.get_logger("triage.audit")
 
 
 def _key(key: bytes | str | None, target: str) -> bytes:
@@ -248,7 +249,7 @@ class DecisionLog:
             for (seq, digest), (_, values) in zip(placed, built, strict=True)
         ]
         for record in records:
-            _log.get().info(
+            _log.info(
                 "decision_recorded",
                 seq=record.seq,
                 record_id=record.record_id,

@@ -19,7 +19,7 @@ import io
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple, Protocol
@@ -230,7 +230,9 @@ class JsonLinesStore:
     def rows(self, first: int | None = None, last: int | None = None) -> Iterator[Row]:
         if not self.path.exists():
             return
-        with self.path.open("r", encoding="utf-8", newline="\n") as handle:
+        # Bytes that are not UTF-8 read as U+FFFD: a torn tail cut inside a character is then
+        # reported as a torn tail, and a stored line with such bytes fails its hash (altered).
+        with self.path.open("r", encoding="utf-8", errors="replace", newline="\n") as handle:
             if first is None and last is None:
                 yield from _read_lines(handle)
                 return
@@ -278,7 +280,7 @@ class JsonLinesStore:
     def span_rows(self, span: Span) -> Iterator[Row]:
         with self.path.open("rb") as handle:
             handle.seek(span.start)
-            text = handle.read(span.stop - span.start).decode("utf-8")
+            text = handle.read(span.stop - span.start).decode("utf-8", errors="replace")
         yield from _read_lines(io.StringIO(text, newline="\n"))
 
     def head(self) -> tuple[int, str] | None:
@@ -415,7 +417,15 @@ class SqliteStore:
         low, high = self._db.execute(
             "SELECT (SELECT MIN(seq) FROM records), (SELECT MAX(seq) FROM records)"
         ).fetchone()
-        return _seq_spans(low, high, size)
+
+        def after(start: int) -> int | None:
+            row = self._db.execute(
+                "SELECT seq FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1 OFFSET ?",
+                (start, high, size - 1),
+            ).fetchone()
+            return None if row is None else int(row[0])
+
+        return _seq_spans(low, high, after)
 
     def span_rows(self, span: Span) -> Iterator[Row]:
         return self.rows(span.start, span.stop - 1)
@@ -446,12 +456,21 @@ def _check_span_size(size: int) -> None:
         raise ValueError(f"a span holds at least one record, not {size}")
 
 
-def _seq_spans(low: int | None, high: int | None, size: int) -> Iterator[Span]:
-    """Seq ranges of `size` from the lowest stored seq to the highest (none for an empty log):
-    every stored record is in one, however the seqs run."""
+def _seq_spans(
+    low: int | None, high: int | None, after: Callable[[int], int | None]
+) -> Iterator[Span]:
+    """Spans of the stored seqs from `low` to `high` (none for an empty log): `after(start)`
+    is the stored seq a span's size of records after `start` (None past the end), found
+    through the primary key. Cut from the records themselves, not from
+    the range of their seqs, so that a gap (a record with a huge seq, say) makes no empty
+    jobs. Every stored record up to `high` is in one span, however the seqs run."""
     if low is None or high is None:
-        return iter(())
-    return (Span(start, min(start + size, high + 1)) for start in range(low, high + 1, size))
+        return
+    start: int | None = int(low)
+    while start is not None:
+        following = after(start)
+        yield Span(start, int(high) + 1 if following is None else following)
+        start = following
 
 
 _PG_LOCK = 7_310_221_804  # an arbitrary constant: the advisory lock that serialises appends
@@ -547,7 +566,18 @@ class PostgresStore:
         row = self._db.execute("SELECT MIN(seq), MAX(seq) FROM triage_records").fetchone()
         self._db.commit()
         assert row is not None  # an aggregate always gives one row
-        return _seq_spans(row[0], row[1], size)
+        high = row[1]
+
+        def after(start: int) -> int | None:
+            found = self._db.execute(
+                "SELECT seq FROM triage_records WHERE seq > %s AND seq <= %s"
+                " ORDER BY seq LIMIT 1 OFFSET %s",
+                (start, high, size - 1),
+            ).fetchone()
+            self._db.commit()
+            return None if found is None else int(found[0])
+
+        return _seq_spans(row[0], high, after)
 
     def span_rows(self, span: Span) -> Iterator[Row]:
         return self.rows(span.start, span.stop - 1)
