@@ -308,16 +308,17 @@ def _model_vocabulary_problems(
 ) -> list[Problem]:
     """Codes of a valid referral outside the vocabulary, as the model holds them: the values
     the facts read. The quick test comes first: most referrals have none."""
+    if all(concern.indicator in indicators for concern in referral.concerns) and all(
+        child.open_involvement is None or child.open_involvement.service in services
+        for child in referral.children
+    ):
+        return []
     concern_codes = [(i, concern.indicator) for i, concern in enumerate(referral.concerns)]
     service_codes = [
         (i, child.open_involvement.service)
         for i, child in enumerate(referral.children)
         if child.open_involvement is not None
     ]
-    if all(code in indicators for _, code in concern_codes) and all(
-        code in services for _, code in service_codes
-    ):
-        return []
     return _vocabulary_problems_of(concern_codes, service_codes, indicators, services)
 
 
