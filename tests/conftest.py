@@ -42,20 +42,25 @@ def fixture_reference(kent: Rulebook) -> FrontDoor:
     return FrontDoor(kent, engine="reference")
 
 
+def edited_kent(target: Path, *edits: tuple[str, str, str]) -> Path:
+    """`target`, a copy of the Kent rulebook (made if missing) with text replaced: each edit is
+    (file, old, new), the first `old` in the file becoming `new`."""
+    if not target.exists():
+        shutil.copytree(bundled_rules_dir(), target)
+    for file, old, new in edits:
+        path = target / file
+        text = path.read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {file}"
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return target
+
+
 @pytest.fixture(name="edited_rules")
 def fixture_edited_rules(tmp_path: Path) -> Callable[..., Path]:
-    """A copy of the Kent rulebook with text replaced: edited_rules("rules.yaml", old, new)."""
+    """A copy of the Kent rulebook with text replaced: edited_rules(("rules.yaml", old, new))."""
 
     def edit(*edits: tuple[str, str, str]) -> Path:
-        target = tmp_path / "rules"
-        if not target.exists():
-            shutil.copytree(bundled_rules_dir(), target)
-        for file, old, new in edits:
-            path = target / file
-            text = path.read_text(encoding="utf-8")
-            assert old in text, f"{old!r} not in {file}"
-            path.write_text(text.replace(old, new, 1), encoding="utf-8")
-        return target
+        return edited_kent(tmp_path / "rules", *edits)
 
     return edit
 

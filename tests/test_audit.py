@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -33,7 +32,7 @@ from triage.audit import (
 from triage.audit.record import Pseudonymiser
 from triage.errors import LogError
 
-from .conftest import concerns, make_referral
+from .conftest import concerns, edited_kent, make_referral
 from .strategies import referrals
 
 KEY = "synthetic-test-key-0001"
@@ -401,15 +400,9 @@ def test_a_stored_line_with_bytes_that_are_not_utf8_fails_its_hash(
 @pytest.fixture(name="revised_dir", scope="module")
 def fixture_revised_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Kent with one threshold changed: level-2 accumulation needs 4 needs, not 3."""
-    target = tmp_path_factory.mktemp("revised") / "rules"
-    shutil.copytree(bundled_rules_dir(), target)
-    rules = target / "rules.yaml"
-    text = rules.read_text(encoding="utf-8")
-    assert text.count("- concerns: {level: 2, min: 3}") == 1
-    rules.write_text(
-        text.replace("- concerns: {level: 2, min: 3}", "- concerns: {level: 2, min: 4}")
-    )
-    return target
+    old, new = "- concerns: {level: 2, min: 3}", "- concerns: {level: 2, min: 4}"
+    assert (bundled_rules_dir() / "rules.yaml").read_text(encoding="utf-8").count(old) == 1
+    return edited_kent(tmp_path_factory.mktemp("revised") / "rules", ("rules.yaml", old, new))
 
 
 @settings(max_examples=5, deadline=None)

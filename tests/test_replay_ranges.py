@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from triage.errors import LogError
 from triage.journey import Journeys
 from triage.simulation import simulate_journeys
 
+from .conftest import edited_kent
 from .test_audit import KEY, _new_database, fixture_pg_server
 
 __all__ = ["fixture_pg_server"]  # the PostgreSQL server fixture, shared with the store suite
@@ -239,13 +239,9 @@ SPAN = 16  # records per job in these tests: a small log still makes many jobs
 @pytest.fixture(name="revised", scope="module")
 def fixture_revised(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Kent with one threshold lowered: two level-2 needs instead of three (the benchmark's)."""
-    target = tmp_path_factory.mktemp("revised") / "rules"
-    shutil.copytree(bundled_rules_dir(), target)
-    rules = target / "rules.yaml"
-    text = rules.read_text(encoding="utf-8")
-    assert text.count("concerns: {level: 2, min: 3}") == 1
-    rules.write_text(text.replace("concerns: {level: 2, min: 3}", "concerns: {level: 2, min: 2}"))
-    return target
+    old, new = "concerns: {level: 2, min: 3}", "concerns: {level: 2, min: 2}"
+    assert (bundled_rules_dir() / "rules.yaml").read_text(encoding="utf-8").count(old) == 1
+    return edited_kent(tmp_path_factory.mktemp("revised") / "rules", ("rules.yaml", old, new))
 
 
 @pytest.fixture(name="logged", scope="module", params=KINDS)
@@ -458,15 +454,14 @@ def test_a_job_is_a_few_dozen_bytes_whatever_the_records(
 @pytest.fixture(name="narrower", scope="module")
 def fixture_narrower(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Kent without one indicator that referrals report and no rule names."""
-    target = tmp_path_factory.mktemp("narrower") / "rules"
-    shutil.copytree(bundled_rules_dir(), target)
-    assert "adequate_housing" not in (target / "rules.yaml").read_text(encoding="utf-8")
-    path = target / "indicators.yaml"
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    bundled = bundled_rules_dir()
+    assert "adequate_housing" not in (bundled / "rules.yaml").read_text(encoding="utf-8")
+    lines = (bundled / "indicators.yaml").read_text(encoding="utf-8").splitlines(keepends=True)
     start = lines.index("  - id: adequate_housing\n")
     end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("  - id: "))
-    path.write_text("".join(lines[:start] + lines[end:]), encoding="utf-8")
-    return target
+    entry = "".join(lines[start:end])
+    target = tmp_path_factory.mktemp("narrower") / "rules"
+    return edited_kent(target, ("indicators.yaml", entry, ""))
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -286,28 +286,20 @@ def specialise(condition: Condition, level: int) -> Condition | bool:
     match condition:
         case LevelIs(level=levels):
             return level in levels
-        case All(all=parts):
+        case All(all=parts) | Any_(any=parts):
+            settles = isinstance(condition, Any_)  # one part of this value settles the whole
             left: list[Condition] = []
             for part in parts:
                 known = specialise(part, level)
-                if known is False:
-                    return False
-                if known is not True:
+                if known is settles:
+                    return settles
+                if not isinstance(known, bool):
                     left.append(known)
             if not left:
-                return True
-            return left[0] if len(left) == 1 else All(all=tuple(left))
-        case Any_(any=parts):
-            left = []
-            for part in parts:
-                known = specialise(part, level)
-                if known is True:
-                    return True
-                if known is not False:
-                    left.append(known)
-            if not left:
-                return False
-            return left[0] if len(left) == 1 else Any_(any=tuple(left))
+                return not settles
+            if len(left) == 1:
+                return left[0]
+            return Any_(any=tuple(left)) if settles else All(all=tuple(left))
     return condition
 
 
