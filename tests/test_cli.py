@@ -445,3 +445,48 @@ def test_version_prints_the_installed_version() -> None:
 
     assert result.returncode == 0, result.stderr
     assert metadata.version("triage") in result.stdout
+
+
+# -- the error boundary and global options --------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_verbose_logs_each_decision_whether_given_before_or_after_the_subcommand(
+    where: str,
+) -> None:
+    """`-v` logs the decision to stderr as `triage -v route x` and as `triage route x -v`."""
+    args = ["route", str(README_EXAMPLE)]
+    result = run(*(["-v", *args] if where == "before" else [*args, "-v"]))
+
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [e["event"] for e in events] == ["referral_triaged"]
+    assert decisions_of(result.stdout)[0]["route"] == "intensive_early_help"
+
+
+def test_without_verbose_nothing_is_logged() -> None:
+    """Without `-v` a routed referral writes nothing to stderr."""
+    result = run("route", str(README_EXAMPLE))
+
+    assert result.returncode == 0
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("lint", "no-such-rulebook"), "rulebook_not_found"),
+        (("vocabulary", "--rules", "no-such-rulebook"), "rulebook_not_found"),
+        (("explain", "-"), "input_not_json"),
+        (("journey", "-"), "referral_invalid"),
+        (("scenarios", "pyproject.toml"), "scenario_invalid"),
+    ],
+)
+def test_every_triage_error_is_one_stderr_line_and_exit_2(args: tuple[str, ...], code: str) -> None:
+    """A `TriageError` from any command: `error [code]: message` on stderr, exit 2."""
+    result = run(*args, stdin="not json")
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"error [{code}]: ")
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""

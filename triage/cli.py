@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import IO, Any, NoReturn, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 import structlog
@@ -32,11 +32,6 @@ from triage.rulebook import Rulebook
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _fail(error: TriageError) -> NoReturn:
-    click.echo(f"error [{error.code}]: {error.message}", err=True)
-    sys.exit(2)
-
-
 def _configure_logging(verbose: bool) -> None:
     # The library never configures structlog; the command line does, and keeps stdout for data.
     structlog.configure(
@@ -51,6 +46,41 @@ def _configure_logging(verbose: bool) -> None:
         ],
         cache_logger_on_first_use=False,
     )
+
+
+def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # Given after the subcommand (`triage route x.json -v`): the group has already configured
+    # quiet logging, so only a set flag reconfigures.
+    if value:
+        _configure_logging(True)
+
+
+VERBOSE_HELP = "Log each decision (ids and outcomes only) to stderr."
+
+
+class TriageGroup(click.Group):
+    """The one error boundary: a `TriageError` from any command is its message on stderr and
+    exit status 2, so command bodies are only their calls. Every command also takes `-v`."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.append(
+            click.Option(
+                ["-v", "--verbose"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_verbose,
+                help=VERBOSE_HELP,
+            )
+        )
+        super().add_command(cmd, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TriageError as error:
+            click.echo(f"error [{error.code}]: {error.message}", err=True)
+            ctx.exit(2)
 
 
 def _rules_option(function: F) -> F:
@@ -83,17 +113,11 @@ def _engine_options(function: F) -> F:
 
 
 def _rulebook(rules_dir: Path | None) -> Rulebook:
-    try:
-        return load_rulebook(rules_dir)
-    except TriageError as error:
-        _fail(error)
+    return load_rulebook(rules_dir)
 
 
 def _door(rules_dir: Path | None, engine: str) -> FrontDoor:
-    try:
-        return FrontDoor(_rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
-    except TriageError as error:
-        _fail(error)
+    return FrontDoor(_rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
 
 
 def _as_date(value: Any) -> date | None:
@@ -108,11 +132,12 @@ def _name(stream: IO[str]) -> str:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="triage")
-@click.option(
-    "-v", "--verbose", is_flag=True, help="Log each decision (ids and outcomes only) to stderr."
+@click.group(
+    cls=TriageGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
+@click.version_option(package_name="triage")
+@click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
 def cli(verbose: bool) -> None:
     """Triage children's services referrals on declarative thresholds.
 
@@ -140,12 +165,7 @@ BATCH_SIZE = 500
 
 
 def _open_log(target: str | None) -> DecisionLog | None:
-    if target is None:
-        return None
-    try:
-        return DecisionLog(target)
-    except TriageError as error:
-        _fail(error)
+    return None if target is None else DecisionLog(target)
 
 
 @cli.command()
@@ -173,13 +193,10 @@ def route(
     log = _open_log(log_target)
     try:
         if not batch:
-            try:
-                referral = door.validate(file.read())
-                decisions = door.route(referral, as_of=on)
-                if log is not None:
-                    log.record(door, [referral], [decisions], as_of=on)
-            except TriageError as error:
-                _fail(error)
+            referral = door.validate(file.read())
+            decisions = door.route(referral, as_of=on)
+            if log is not None:
+                log.record(door, [referral], [decisions], as_of=on)
             for decision in decisions:
                 click.echo(decision.model_dump_json())
             return
@@ -201,10 +218,7 @@ def _route_lines(
 
     def flush() -> None:
         if log is not None and referrals:
-            try:
-                log.record(door, referrals, decided, as_of=on)
-            except TriageError as error:
-                _fail(error)
+            log.record(door, referrals, decided, as_of=on)
         for decisions in decided:
             for decision in decisions:
                 click.echo(decision.model_dump_json())
@@ -234,10 +248,7 @@ def explain(files: tuple[IO[str], ...], rules_dir: Path | None, engine: str, as_
     door = _door(rules_dir, engine)
     blocks: list[str] = []
     for file in files:
-        try:
-            decisions = door.route(file.read(), as_of=_as_date(as_of))
-        except TriageError as error:
-            _fail(error)
+        decisions = door.route(file.read(), as_of=_as_date(as_of))
         blocks.extend(door.explain(decision) for decision in decisions)
     click.echo("\n\n".join(blocks))
 
@@ -304,10 +315,7 @@ def lint(rules_dir: Path | None) -> None:
 def verify(log_target: str, expect_head: str | None) -> None:
     """Check the hash chain of a decision LOG: exit 1 and name the first bad record on any edit,
     deletion, insertion, reordering or truncation, or a torn last line."""
-    try:
-        report = verify_log(log_target)
-    except TriageError as error:
-        _fail(error)
+    report = verify_log(log_target)
     click.echo(str(report))
     ok = report.ok
     if expect_head is not None:
@@ -337,10 +345,7 @@ def journey(
     transition decision per event (JSON Lines). A move the pathway refuses exits 2."""
     from triage.journey import Journeys
 
-    try:
-        journeys = Journeys(_rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
-    except TriageError as error:
-        _fail(error)
+    journeys = Journeys(_rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
     log = _open_log(log_target)
     lines = list(_lines(file)) if batch else [(1, file.read())]
     failed = 0
@@ -353,7 +358,7 @@ def journey(
                     log.record_transitions(journeys, [event], [decision])
             except TriageError as error:
                 if not batch:
-                    _fail(error)
+                    raise
                 failed += 1
                 click.echo(
                     f"error [{error.code}] {_name(file)} line {number}: {error.message}", err=True
@@ -383,11 +388,8 @@ def scenarios(paths: tuple[Path, ...], quiet: bool, rules_dir: Path | None, engi
     reasons beside the expectation; the last line is `N passed, N failed`; exit 1 on a failure."""
     from triage.scenarios import ScenarioRunner, load_scenarios, report_line
 
-    try:
-        found = load_scenarios(paths)
-        runner = ScenarioRunner(_rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
-    except TriageError as error:
-        _fail(error)
+    found = load_scenarios(paths)
+    runner = ScenarioRunner(_rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
     outcomes = []
     for item in found:
         outcome = runner.run(item)
@@ -449,10 +451,7 @@ def demo(count: int, seed: int, out: Path | None, workers: int) -> None:
         ) as bar:
             yield bar.update
 
-    try:
-        run_demo(folder, n=count, seed=seed, workers=workers, progress=progress, say=click.echo)
-    except TriageError as error:
-        _fail(error)
+    run_demo(folder, n=count, seed=seed, workers=workers, progress=progress, say=click.echo)
 
 
 def _progress_total(log_target: str) -> int | None:
@@ -508,17 +507,14 @@ def replay(
         file=sys.stderr,
         hidden=total is None or not sys.stderr.isatty(),
     ) as bar:
-        try:
-            report = replay_log(
-                log_target,
-                against=against,
-                workers=workers,
-                engine=engine,
-                as_of=_as_date(as_of),
-                progress=bar.update,
-            )
-        except TriageError as error:
-            _fail(error)
+        report = replay_log(
+            log_target,
+            against=against,
+            workers=workers,
+            engine=engine,
+            as_of=_as_date(as_of),
+            progress=bar.update,
+        )
     click.echo(render_replay(report, "json" if as_json else "csv" if as_csv else "table"))
     if against is None and report.different:
         sys.exit(1)
@@ -570,19 +566,16 @@ def graph(
 
     stdout = sys.stdout.buffer
     if out is None and fmt == "png" and stdout.isatty():
-        _fail(UsageError("png is binary: give --out FILE or redirect standard output"))
+        raise UsageError("png is binary: give --out FILE or redirect standard output")
     rulebook = _rulebook(rules_dir)
     path = tuple(part.strip() for part in highlight.split(",") if part.strip())
-    try:
-        pathway = load_pathway(pathway_file, rulebook=rulebook)
-        if fmt == "mermaid":
-            data = pathway.to_mermaid(path).encode("utf-8")
-        elif fmt == "dot":
-            data = pathway.to_dot(path).encode("utf-8")
-        else:
-            data = pathway.render(cast(Format, fmt), path)
-    except TriageError as error:
-        _fail(error)
+    pathway = load_pathway(pathway_file, rulebook=rulebook)
+    if fmt == "mermaid":
+        data = pathway.to_mermaid(path).encode("utf-8")
+    elif fmt == "dot":
+        data = pathway.to_dot(path).encode("utf-8")
+    else:
+        data = pathway.render(cast(Format, fmt), path)
     if out is None:
         stdout.write(data)
         stdout.flush()
@@ -590,7 +583,7 @@ def graph(
     try:
         out.write_bytes(data)
     except OSError as error:
-        _fail(UsageError(f"cannot write {out}: {error.strerror or error}"))
+        raise UsageError(f"cannot write {out}: {error.strerror or error}") from error
 
 
 @cli.command("simulate")
@@ -648,10 +641,7 @@ def simulate_command(
     from triage.simulation import simulate
 
     rulebook = _rulebook(rules_dir)
-    try:
-        referrals = simulate(count, seed, rulebook, start=start.date(), days=days)
-    except TriageError as error:
-        _fail(error)
+    referrals = simulate(count, seed, rulebook, start=start.date(), days=days)
     if journeys_out is not None:
         from triage.simulation import simulate_journeys
 
@@ -680,7 +670,7 @@ def simulate_command(
                     bar.update(step)
             bar.update(count % step)
     except OSError as error:
-        _fail(UsageError(f"cannot write {out}: {error.strerror or error}"))
+        raise UsageError(f"cannot write {out}: {error.strerror or error}") from error
 
 
 @cli.command("report")
@@ -732,18 +722,13 @@ def report_command(
     from triage.errors import UsageError
     from triage.report import kpi_report, render_table, to_html, to_json
 
-    try:
-        report = kpi_report(
-            log_target, population=population, start=_as_date(start), end=_as_date(end)
-        )
-    except TriageError as error:
-        _fail(error)
+    report = kpi_report(log_target, population=population, start=_as_date(start), end=_as_date(end))
     click.echo(to_json(report) if as_json else render_table(report))
     if html_file is not None:
         try:
             html_file.write_text(to_html(report), encoding="utf-8")
         except OSError as error:
-            _fail(UsageError(f"cannot write {html_file}: {error.strerror or error}"))
+            raise UsageError(f"cannot write {html_file}: {error.strerror or error}") from error
         click.echo(f"wrote the HTML report to {html_file}", err=True)
 
 
