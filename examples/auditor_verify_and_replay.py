@@ -31,6 +31,7 @@ import structlog
 from triage import FrontDoor, simulate
 from triage.audit import KEY_VARIABLE, DecisionLog, replay_log, verify_log
 from triage.audit.replay import render_replay
+from triage.errors import LogError
 
 # Synthetic, for this example only; a real key lives apart from the log.
 EXAMPLE_KEY = "synthetic-example-pseudonymisation-key"
@@ -112,8 +113,14 @@ def main() -> int:
         if bad.ok or bad.first_bad is None or f"seq {seq} was edited" not in bad.first_bad[1]:
             print("verify did not name the edited record")
             return 1
-        print("   replay of the edited copy (the edited decision no longer matches its rules):")
-        print(render_replay(replay_log(edited)))
+        try:
+            replay_log(edited)
+            print("replay did not refuse a log that does not verify")
+            return 1
+        except LogError as refused:
+            print(f"   replay refuses the edited copy: {refused.message}")
+        print("   replayed anyway, unverified (the edited decision no longer matches its rules):")
+        print(render_replay(replay_log(edited, verify=False)))
 
         print("\n4. tamper with another copy: delete a record")
         deleted = Path(folder) / "deleted.sqlite"

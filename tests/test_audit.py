@@ -99,7 +99,7 @@ def test_an_untouched_log_verifies_and_replays_identically(target: str, durable:
     write_log(target, durable)
     report = verify_log(target)
     assert report.ok, str(report)
-    assert report.records == len(SAMPLES) + 1  # one rulebook snapshot
+    assert report.records == len(SAMPLES) + 2  # the genesis record and one rulebook snapshot
     replayed = replay_log(target)
     assert (replayed.records, replayed.decisions, replayed.different) == (
         len(SAMPLES),
@@ -167,7 +167,8 @@ def test_each_record_is_a_valid_decision_record_v1(target: str, durable: FrontDo
         records = list(read_records(store))
     finally:
         store.close()
-    assert [r.seq for r in records] == list(range(1, len(SAMPLES) + 2))
+    # read_records leaves out the genesis record (seq 1), which names the log
+    assert [r.seq for r in records] == list(range(2, len(SAMPLES) + 3))
     assert records[0].kind == "rulebook_snapshot"
     assert records[0].snapshot is not None
     for earlier, later in itertools.pairwise(records):
@@ -210,34 +211,34 @@ TAMPERING: dict[str, tuple[list[str], Callable[[list[str]], list[str]]]] = {
     "edit": (
         [
             'UPDATE records SET body = replace(body, \'"route":"team_around_the_family"\', '
-            '\'"route":"universal_services"\') WHERE seq = 4'
+            '\'"route":"universal_services"\') WHERE seq = 5'
         ],
         lambda lines: [
-            *lines[:3],
-            lines[3].replace('"route":"team_around_the_family"', '"route":"universal_services"'),
-            *lines[4:],
+            *lines[:4],
+            lines[4].replace('"route":"team_around_the_family"', '"route":"universal_services"'),
+            *lines[5:],
         ],
     ),
-    "deletion": (["DELETE FROM records WHERE seq = 4"], lambda lines: [*lines[:3], *lines[4:]]),
+    "deletion": (["DELETE FROM records WHERE seq = 5"], lambda lines: [*lines[:4], *lines[5:]]),
     "insertion": (
         [
-            "UPDATE records SET seq = seq + 1000 WHERE seq >= 4",
-            "UPDATE records SET seq = seq - 999 WHERE seq >= 1004",
+            "UPDATE records SET seq = seq + 1000 WHERE seq >= 5",
+            "UPDATE records SET seq = seq - 999 WHERE seq >= 1005",
             "INSERT INTO records (seq, prev_hash, hash, kind, body) "
-            "SELECT 4, prev_hash, hash, kind, body "
-            "FROM records WHERE seq = 3",
+            "SELECT 5, prev_hash, hash, kind, body "
+            "FROM records WHERE seq = 4",
         ],
-        lambda lines: [*lines[:3], lines[2], *lines[3:]],
+        lambda lines: [*lines[:4], lines[3], *lines[4:]],
     ),
     "reordering": (
         [
-            "UPDATE records SET seq = 1000 WHERE seq = 4",
-            "UPDATE records SET seq = 4 WHERE seq = 5",
-            "UPDATE records SET seq = 5 WHERE seq = 1000",
+            "UPDATE records SET seq = 1000 WHERE seq = 5",
+            "UPDATE records SET seq = 5 WHERE seq = 6",
+            "UPDATE records SET seq = 6 WHERE seq = 1000",
         ],
-        lambda lines: [*lines[:3], lines[4], lines[3], *lines[5:]],
+        lambda lines: [*lines[:4], lines[5], lines[4], *lines[6:]],
     ),
-    "truncation": (["DELETE FROM records WHERE seq = 7"], lambda lines: lines[:-1]),
+    "truncation": (["DELETE FROM records WHERE seq = 8"], lambda lines: lines[:-1]),
 }
 
 
@@ -258,7 +259,7 @@ def test_every_kind_of_tampering_is_detected_at_the_first_bad_record(
     assert not report.ok
     assert report.first_bad is not None
     position, what = report.first_bad
-    expected_position = 7 if kind == "truncation" else 4
+    expected_position = 8 if kind == "truncation" else 5
     assert position == expected_position, what
     if kind == "truncation":
         assert "truncation" in what
@@ -273,13 +274,13 @@ def test_verify_cli_names_the_first_bad_record_and_exits_1(
         [sys.executable, "-m", "triage.cli", "verify", target], capture_output=True, text=True
     )
     assert clean.returncode == 0
-    assert "OK: 7 record(s)" in clean.stdout
+    assert "OK: 8 record(s)" in clean.stdout
     _tamper_jsonl(target, TAMPERING["deletion"][1])
     broken = subprocess.run(
         [sys.executable, "-m", "triage.cli", "verify", target], capture_output=True, text=True
     )
     assert broken.returncode == 1
-    assert "position 4" in broken.stdout
+    assert "position 5" in broken.stdout
 
 
 # -- several writers, crashes ------------------------------------------------------------------
@@ -315,7 +316,8 @@ def test_several_processes_writing_at_once_keep_one_chain(
     assert [w.wait(timeout=300) for w in writers] == [0, 0, 0, 0]
     report = verify_log(target)
     assert report.ok, str(report)
-    assert report.records == 4 * 40 + 1  # one snapshot: the first writer's, inside its batch
+    # the genesis and one snapshot: the first writer's, inside its first batch
+    assert report.records == 4 * 40 + 2
     store = open_store(target)
     try:
         ids = [r.input["referral"]["referral_id"] for r in read_records(store) if r.input]  # type: ignore[index,call-overload]
@@ -350,10 +352,10 @@ def test_a_torn_last_line_is_reported_and_blocks_appends(
     write_log(str(target), durable)
     whole = target.read_bytes()
     with target.open("ab") as handle:
-        handle.write(b'{"seq":8,"prev_hash":"abc')  # a write cut short by a crash
+        handle.write(b'{"seq":9,"prev_hash":"abc')  # a write cut short by a crash
     report = verify_log(str(target))
     assert report.first_bad is None
-    assert report.records == 7
+    assert report.records == 8
     assert report.torn_tail is not None
     assert report.torn_tail.offset == len(whole)
     assert not report.ok
@@ -371,13 +373,14 @@ def test_a_torn_last_line_cut_inside_a_character_is_reported_as_torn(
     write_log(str(target), durable)
     whole = target.read_bytes()
     with target.open("ab") as handle:
-        handle.write('{"seq":8,"prev_hash":"abc","record":{"x":"caf\u00e9'.encode()[:-1])
+        handle.write('{"seq":9,"prev_hash":"abc","record":{"x":"caf\u00e9'.encode()[:-1])
     report = verify_log(str(target))
     assert report.first_bad is None
-    assert report.records == 7
+    assert report.records == 8
     assert report.torn_tail is not None
     assert report.torn_tail.offset == len(whole)
-    assert replay_log(str(target)).records == 7 - 1  # the decisions; the snapshot is not one
+    # the decisions; the genesis and the snapshot are not decisions
+    assert replay_log(str(target)).records == 8 - 2
 
 
 def test_a_stored_line_with_bytes_that_are_not_utf8_fails_its_hash(
@@ -419,7 +422,8 @@ def test_what_if_reports_exactly_the_children_whose_route_changes(
         item["referral_id"] = f"R-W-{n}"
         for old, new in zip(reference.route(item), revised.route(item), strict=True):
             if (old.level, old.route) != (new.level, new.route):
-                expected.add((n + 2, pseudonym(old.child_id)))  # seq 1 is the rulebook snapshot
+                # seq 1 is the genesis record, seq 2 the rulebook snapshot
+                expected.add((n + 3, pseudonym(old.child_id)))
     with tempfile.TemporaryDirectory() as folder:
         target = f"sqlite:///{Path(folder) / 'log.sqlite'}"
         with DecisionLog(target, key=KEY) as log:

@@ -356,12 +356,12 @@ def test_the_log_routes_the_referrals_as_the_hand_computation_assumes(log_path: 
 
 
 def test_what_was_read(march: KpiReport) -> None:
-    # 1 rulebook snapshot + 8 referral records + 15 transition records = 24 records.
+    # 1 genesis + 1 rulebook snapshot + 8 referral records + 15 transition records = 25.
     # In March: R1-R7 = 7 referrals; decisions 1+1+1+2+1+1+1 = 8; events 15 - J11 - J12 = 13.
-    assert (march.records, march.referrals, march.decisions, march.transitions) == (24, 7, 8, 13)
+    assert (march.records, march.referrals, march.decisions, march.transitions) == (25, 7, 8, 13)
     assert march.skipped == 0
     assert march.head is not None
-    assert march.head[0] == 24
+    assert march.head[0] == 25
 
 
 def test_referrals_by_referring_agency(march: KpiReport) -> None:

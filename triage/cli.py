@@ -17,13 +17,14 @@ from typing import IO, Any, TypeVar
 import click
 import structlog
 
-from triage.audit.log import KEY_VARIABLE, DecisionLog, verify_log
+from triage.audit.log import KEY_VARIABLE, DecisionLog
 from triage.audit.record import DecisionRecordV1
 from triage.audit.replay import render_replay, replay_log
 from triage.audit.stores import open_store
+from triage.audit.verify import report_json, verify_log
 from triage.decision import Decision
 from triage.engine import ENGINES, FrontDoor
-from triage.errors import InputNotJson, ReferralInvalid, TriageError
+from triage.errors import InputNotJson, ReferralInvalid, TriageError, UsageError
 from triage.lint import lint_rulebook
 from triage.loader import bundled_rules_dir, load_rulebook
 from triage.referral import Referral
@@ -164,19 +165,37 @@ LOG_HELP = (
 BATCH_SIZE = 500
 
 
-def _open_log(target: str | None) -> DecisionLog | None:
-    return None if target is None else DecisionLog(target)
+WITNESS_HELP = (
+    "Also append each new head of the log to this file (an anchor kept apart from the log): "
+    "`triage verify LOG --witness FILE` then catches a rewrite of the whole log."
+)
+
+
+def _witness_option(function: F) -> F:
+    return click.option(
+        "--witness", metavar="FILE", default=None, help=WITNESS_HELP, type=click.Path()
+    )(function)
+
+
+def _open_log(target: str | None, witness: str | None = None) -> DecisionLog | None:
+    if target is None:
+        if witness is not None:
+            raise UsageError("--witness goes with --log")
+        return None
+    return DecisionLog(target, witness=witness)
 
 
 @cli.command()
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--batch", is_flag=True, help="FILE is JSON Lines: one referral per line.")
 @click.option("--log", "log_target", metavar="TARGET", default=None, help=LOG_HELP)
+@_witness_option
 @_engine_options
 def route(
     file: IO[str],
     batch: bool,
     log_target: str | None,
+    witness: str | None,
     rules_dir: Path | None,
     engine: str,
     as_of: Any,
@@ -190,7 +209,7 @@ def route(
     door = _door(rules_dir, engine)
     on = _as_date(as_of)
     where = _name(file)
-    log = _open_log(log_target)
+    log = _open_log(log_target, witness)
     try:
         if not batch:
             referral = door.validate(file.read())
@@ -310,20 +329,42 @@ def lint(rules_dir: Path | None) -> None:
     "--expect-head",
     metavar="SEQ:HASH",
     default=None,
-    help="The head recorded earlier outside the log (an anchor): detects a rewritten tail.",
+    help="A head recorded earlier outside the log (an anchor): the chain's record at SEQ must "
+    "still have HASH.",
 )
-def verify(log_target: str, expect_head: str | None) -> None:
+@click.option(
+    "--witness",
+    metavar="FILE",
+    default=None,
+    type=click.Path(),
+    help="A witness file written by `--witness` on route or journey: every head in it must "
+    "still be in the chain.",
+)
+@click.option(
+    "--allow-unanchored-tail",
+    is_flag=True,
+    help="Records after the head follow a crash (JSON Lines writes the head last): allow them.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify(
+    log_target: str,
+    expect_head: str | None,
+    witness: str | None,
+    allow_unanchored_tail: bool,
+    as_json: bool,
+) -> None:
     """Check the hash chain of a decision LOG: exit 1 and name the first bad record on any edit,
-    deletion, insertion, reordering or truncation, or a torn last line."""
-    report = verify_log(log_target)
-    click.echo(str(report))
-    ok = report.ok
-    if expect_head is not None:
-        seq, _, digest = expect_head.partition(":")
-        if report.head is None or (str(report.head[0]), report.head[1]) != (seq, digest):
-            click.echo(f"FAILED: the head is not the expected {expect_head}", err=True)
-            ok = False
-    if not ok:
+    deletion, insertion, reordering or truncation, a head that does not match its record,
+    records after the head, a torn last line, or an anchor (--expect-head, --witness) that the
+    chain no longer has."""
+    report = verify_log(
+        log_target,
+        expect_head=expect_head,
+        witness=witness,
+        allow_unanchored_tail=allow_unanchored_tail,
+    )
+    click.echo(report_json(report) if as_json else str(report))
+    if not report.ok:
         sys.exit(1)
 
 
@@ -331,11 +372,13 @@ def verify(log_target: str, expect_head: str | None) -> None:
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--batch", is_flag=True, help="FILE is JSON Lines: one journey event per line.")
 @click.option("--log", "log_target", metavar="TARGET", default=None, help=LOG_HELP)
+@_witness_option
 @_engine_options
 def journey(
     file: IO[str],
     batch: bool,
     log_target: str | None,
+    witness: str | None,
     rules_dir: Path | None,
     engine: str,
     as_of: Any,
@@ -346,7 +389,7 @@ def journey(
     from triage.journey import Journeys
 
     journeys = Journeys(_rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
-    log = _open_log(log_target)
+    log = _open_log(log_target, witness)
     lines = list(_lines(file)) if batch else [(1, file.read())]
     failed = 0
     try:
@@ -488,6 +531,11 @@ def _progress_total(log_target: str) -> int | None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: the summary and every child.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per child.")
+@click.option(
+    "--allow-unanchored-tail",
+    is_flag=True,
+    help="The log is verified first; allow records after its head (they follow a crash).",
+)
 def replay(
     log_target: str,
     against: Path | None,
@@ -496,6 +544,7 @@ def replay(
     as_of: Any,
     as_json: bool,
     as_csv: bool,
+    allow_unanchored_tail: bool,
 ) -> None:
     """Re-run every decision in LOG against the rulebook snapshot that made it and report identical
     or different (exit 1 on any difference); with --against, a threshold what-if: old and new level
@@ -514,6 +563,7 @@ def replay(
             engine=engine,
             as_of=_as_date(as_of),
             progress=bar.update,
+            allow_unanchored_tail=allow_unanchored_tail,
         )
     click.echo(render_replay(report, "json" if as_json else "csv" if as_csv else "table"))
     if against is None and report.different:

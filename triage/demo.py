@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from triage.audit.log import DecisionLog, verify_log
+from triage.audit.log import DecisionLog
 from triage.audit.replay import replay_log
+from triage.audit.verify import verify_log
 from triage.decision import Decision
 from triage.engine import FrontDoor
 from triage.errors import GraphvizMissing

@@ -1,10 +1,14 @@
-"""Writing decisions to a tamper-evident log, and verifying the chain.
+"""Writing decisions to a tamper-evident log (verifying it is `triage.audit.verify`).
 
 ```python
-with DecisionLog("sqlite:///decisions.sqlite", key=secret) as log:
+with DecisionLog("sqlite:///decisions.sqlite", key=secret, witness="heads.jsonl") as log:
     decisions = log.route(door, referral_json)       # routed, recorded, returned
-print(verify_log("sqlite:///decisions.sqlite"))      # every record, the head, a torn tail
+print(verify_log("sqlite:///decisions.sqlite", witness="heads.jsonl"))
 ```
+
+The first append to a new log writes its genesis record (the log's id and a fingerprint of the
+key); an append under another key than the one a log was begun with is refused, so that one
+child never has two pseudonyms in one log.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +24,7 @@ from typing import Any
 import structlog
 
 from triage._base import trusted
+from triage.audit.chain import GENESIS_KIND, Genesis
 from triage.audit.record import (
     GENESIS,
     DecisionRecordV1,
@@ -31,13 +35,13 @@ from triage.audit.record import (
     body_fields,
     body_of,
     canonical_sorted,
-    chain_hash,
     minimise_decision,
     minimise_referral,
     now_utc,
     record_from,
 )
-from triage.audit.stores import Pending, Store, TornTail, open_store
+from triage.audit.stores import Pending, Store, open_store
+from triage.audit.witness import Witness
 from triage.decision import Decision, RulebookRef
 from triage.engine import LIBRARY_VERSION, FrontDoor
 from triage.errors import LogError
@@ -50,14 +54,21 @@ KEY_VARIABLE = "TRIAGE_LOG_KEY"
 _log = structlog.get_logger("triage.audit")
 
 
+MAKE_A_KEY = 'make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
 def _key(key: bytes | str | None, target: str) -> bytes:
     if key is None:
         key = os.environ.get(KEY_VARIABLE)
     if not key:
-        raise LogError(target, f"no pseudonymisation key: set {KEY_VARIABLE} or pass key=")
+        raise LogError(
+            target, f"no pseudonymisation key: set {KEY_VARIABLE} (the API: key=); {MAKE_A_KEY}"
+        )
     raw = key.encode() if isinstance(key, str) else key
     if len(raw) < 16:
-        raise LogError(target, "the pseudonymisation key must be at least 16 bytes")
+        raise LogError(target, f"the pseudonymisation key must be at least 16 bytes; {MAKE_A_KEY}")
+    if len(set(raw)) == 1:
+        raise LogError(target, f"the pseudonymisation key is one character repeated; {MAKE_A_KEY}")
     return raw
 
 
@@ -70,9 +81,18 @@ class DecisionLog:
         *,
         key: bytes | str | None = None,
         keep_detail: bool = False,
+        witness: str | Path | None = None,
     ) -> None:
-        self.store: Store = open_store(target) if isinstance(target, str | Path) else target
-        self._pseudonym = Pseudonymiser(_key(key, self.store.target))
+        # The key first: a refused write creates no file.
+        raw = _key(key, target.target if not isinstance(target, str | Path) else str(target))
+        self._witness = None if witness is None else Witness(witness)
+        self.store: Store = (
+            open_store(target, create=True) if isinstance(target, str | Path) else target
+        )
+        self._pseudonym = Pseudonymiser(raw)
+        self._genesis = Genesis.new(raw, now_utc(), LIBRARY_VERSION)
+        self._genesis_pending = Pending(GENESIS_KIND, self._genesis.body())
+        self._key_checked = False
         self._keep_detail = keep_detail
         self._snapshots: dict[str, Pending] = {}
         self._refs: dict[str, RulebookRef] = {}
@@ -90,6 +110,30 @@ class DecisionLog:
 
     def close(self) -> None:
         self.store.close()
+
+    def _append(self, pending: Sequence[Pending], snapshot: Pending) -> list[tuple[int, str]]:
+        """Append under this log's key (refused under another), then tell the witness."""
+        if not self._key_checked:
+            stored = self.store.genesis()
+            if stored is not None and stored.key_fingerprint != self._genesis.key_fingerprint:
+                raise LogError(
+                    self.store.target,
+                    f"this log was begun under another key (fingerprint "
+                    f"{stored.key_fingerprint}, this key's is {self._genesis.key_fingerprint}): "
+                    "appending would give the same child two pseudonyms; use the log's key",
+                )
+            self._key_checked = True
+        placed = self.store.append(pending, snapshot, self._genesis_pending)
+        if self._witness is not None and placed:
+            stored = self.store.genesis()
+            assert stored is not None  # the append wrote it, or found it
+            self._witness.add(stored.log_id, *placed[-1])
+        return placed
+
+    @property
+    def key_fingerprint(self) -> str:
+        """Names this log's key without revealing it (the genesis record holds the same)."""
+        return self._genesis.key_fingerprint
 
     def _ref(self, rulebook: Rulebook) -> RulebookRef:
         ref = self._refs.get(rulebook.fingerprint)
@@ -226,7 +270,7 @@ class DecisionLog:
                 hash=GENESIS,
             )
             built.append((Pending(RecordKind.JOURNEY_TRANSITION.value, body_of(record)), record))
-        placed = self.store.append([p for p, _ in built], self._snapshot(journeys.rulebook))
+        placed = self._append([p for p, _ in built], self._snapshot(journeys.rulebook))
         pairs = zip(placed, built, strict=True)
         return [r.model_copy(update={"seq": s, "hash": h}) for (s, h), (_, r) in pairs]
 
@@ -243,7 +287,7 @@ class DecisionLog:
             self._body(door, r, d, as_of, decided_by)
             for r, d in zip(referrals, decided, strict=True)
         ]
-        placed = self.store.append([pending for pending, _ in built], self._snapshot(door.rulebook))
+        placed = self._append([pending for pending, _ in built], self._snapshot(door.rulebook))
         records = [
             trusted(DecisionRecordV1, {**values, "seq": seq, "hash": digest})
             for (seq, digest), (_, values) in zip(placed, built, strict=True)
@@ -258,108 +302,9 @@ class DecisionLog:
         return records
 
 
-# -- verification ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    target: str
-    records: int
-    head: tuple[int, str] | None
-    first_bad: tuple[int, str] | None = None  # (position in storage order, what is wrong)
-    torn_tail: TornTail | None = None
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        return self.first_bad is None and self.torn_tail is None
-
-    def __str__(self) -> str:
-        lines = []
-        if self.first_bad is not None:
-            position, what = self.first_bad
-            lines.append(f"FAILED: record at position {position}: {what}")
-        if self.torn_tail is not None:
-            lines.append(
-                f"FAILED: torn tail: {self.torn_tail.length} bytes "
-                f"at offset {self.torn_tail.offset} "
-                "after the last complete record (a write was cut short); "
-                "kept, not repaired"
-            )
-        lines.extend(self.notes)
-        head = "none" if self.head is None else f"seq {self.head[0]}, hash {self.head[1]}"
-        verdict = "OK" if self.ok else "NOT OK"
-        lines.append(f"{verdict}: {self.records} record(s) verified in {self.target}; head: {head}")
-        return "\n".join(lines)
-
-
-def verify_store(store: Store) -> VerifyReport:
-    """Walk the chain in storage order; stop at the first bad record; compare with the head."""
-    expected_seq, prev = 1, GENESIS
-    count = 0
-    for row in store.rows():
-        if row.seq < 1:
-            return VerifyReport(
-                store.target,
-                count,
-                store.head(),
-                (row.position, "not a record in the stored shape"),
-            )
-        if row.seq != expected_seq:
-            what = (
-                f"has sequence number {row.seq} where {expected_seq} was expected "
-                "(a record was deleted, inserted or moved)"
-            )
-            return VerifyReport(store.target, count, store.head(), (row.position, what))
-        if row.prev_hash != prev:
-            return VerifyReport(
-                store.target,
-                count,
-                store.head(),
-                (row.position, f"seq {row.seq} does not link to the record before it"),
-            )
-        if chain_hash(row.seq, row.prev_hash, row.body) != row.hash:
-            return VerifyReport(
-                store.target,
-                count,
-                store.head(),
-                (row.position, f"seq {row.seq} was edited: its hash does not match its content"),
-            )
-        prev = row.hash
-        expected_seq += 1
-        count += 1
-    head = store.head()
-    notes: list[str] = []
-    first_bad = None
-    if head is not None:
-        if head[0] > count:
-            first_bad = (
-                count + 1,
-                f"the log ends at seq {count} but its head says {head[0]}: "
-                "records were removed from the end (truncation)",
-            )
-        elif head[0] == count and head[1] != prev:
-            first_bad = (
-                count,
-                f"seq {count} differs from the head's hash (the last record was replaced)",
-            )
-        elif head[0] < count:
-            notes.append(
-                f"note: {count - head[0]} record(s) after the head (written just before a crash)"
-            )
-    elif count:
-        first_bad = (1, "the log has records but no head")
-    return VerifyReport(store.target, count, head, first_bad, store.torn_tail(), tuple(notes))
-
-
-def verify_log(target: str | Path) -> VerifyReport:
-    store = open_store(target)
-    try:
-        return verify_store(store)
-    finally:
-        store.close()
-
-
 def read_records(store: Store) -> Iterable[DecisionRecordV1]:
+    """Every decision, snapshot and journey record of a log, in storage order (the genesis
+    record, which names the log rather than recording a decision, is left out)."""
     for row in store.rows():
-        yield record_from(row.seq, row.prev_hash, row.hash, row.body)
+        if row.kind != GENESIS_KIND:
+            yield record_from(row.seq, row.prev_hash, row.hash, row.body)

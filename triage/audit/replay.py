@@ -35,7 +35,9 @@ from typing import Any, TypeVar
 import structlog
 from pydantic_core import from_json
 
+from triage.audit.chain import SNAPSHOT_KIND
 from triage.audit.stores import Span, Store, open_store
+from triage.audit.verify import verify_store
 from triage.engine import FrontDoor
 from triage.errors import LogError, ReferralInvalid
 from triage.loader import load_rulebook
@@ -45,6 +47,7 @@ from triage.rulebook import Rulebook
 IGNORED = frozenset({"decision_id", "referral_id", "child_id", "library_version"})
 J = TypeVar("J")
 R = TypeVar("R")
+DECISION_KIND = "triage_decision"
 CHUNK = 500  # records per span, one job: few enough that the last jobs leave no worker idle long
 AHEAD = 2  # jobs queued per worker beyond the one it is working on
 
@@ -102,8 +105,20 @@ def _door(snapshot_body: str | None, rules_dir: str | None, engine: str) -> Fron
         rulebook = load_rulebook(rules_dir)
     else:
         assert snapshot_body is not None
-        rulebook = Rulebook.model_validate(json.loads(snapshot_body)["snapshot"])
+        rulebook = _snapshot_rulebook(snapshot_body)
     return FrontDoor(rulebook, engine=engine)  # type: ignore[arg-type]
+
+
+def _snapshot_rulebook(body: str) -> Rulebook:
+    """The rulebook a snapshot record holds, refused unless the record is a snapshot whose
+    rulebook has the fingerprint the record names (the store found it by a column)."""
+    record = json.loads(body)
+    if record.get("kind") != SNAPSHOT_KIND:
+        raise LogError("replay", "the record found as a rulebook snapshot is not one")
+    rulebook = Rulebook.model_validate(record["snapshot"])
+    if rulebook.fingerprint != record["rulebook"]["fingerprint"]:
+        raise LogError("replay", "a rulebook snapshot does not have the fingerprint it names")
+    return rulebook
 
 
 def _comparable(decision: dict[str, Any]) -> dict[str, Any]:
@@ -119,13 +134,6 @@ Job = tuple[str, Span, str | None, str | None, str | None]
 # What a job returns: how many records of the log it read (of every kind), how many decision
 # records it replayed, and their outcomes.
 Result = tuple[int, int, list[Outcome]]
-
-
-class _Unreplayable(Exception):
-    """A record that cannot be replayed; `replay_log` raises it as a LogError. Workers raise
-    this instead because a LogError does not survive pickling (unpickling calls its constructor
-    with one argument of two), and an exception a worker sends back that cannot be unpickled
-    breaks the pool: measured, the parent then hung."""
 
 
 class _Log:
@@ -176,9 +184,9 @@ def _replay_span(
     doors: dict[tuple[str, str], FrontDoor] = {}  # looked up once per span, not per record
     # Read whole before any snapshot is fetched: on PostgreSQL that query would end the
     # transaction that holds the span's open cursor. A span is at most CHUNK records.
-    rows = [(row.seq, row.body) for row in log.store.span_rows(span)]
-    for seq, body in rows:
-        if '"kind":"rulebook_snapshot"' in body or '"kind":"triage_decision"' not in body:
+    rows = [(row.seq, row.kind, row.body) for row in log.store.span_rows(span)]
+    for seq, kind, body in rows:
+        if kind != DECISION_KIND:
             continue
         record = from_json(body)  # pydantic-core's parser: a quarter faster than json's
         fingerprint = record["rulebook"]["fingerprint"]
@@ -187,8 +195,9 @@ def _replay_span(
         if door is None:
             snapshot = None if rules_dir is not None else log.snapshot(fingerprint)
             if rules_dir is None and snapshot is None:
-                raise _Unreplayable(
-                    f"record seq {seq} needs rulebook snapshot {fingerprint[:12]}, not in the log"
+                raise LogError(
+                    "replay",
+                    f"record seq {seq} needs rulebook snapshot {fingerprint[:12]}, not in the log",
                 )
             door = _door(snapshot, rules_dir, engine)
             doors[(fingerprint, engine)] = door
@@ -202,8 +211,8 @@ def _replay_span(
                 f"{p.location}: {p.message}" + ("" if p.value is None else f" (got {p.value!r})")
                 for p in invalid.problems
             )
-            raise _Unreplayable(
-                f"record seq {seq}: its referral is not valid under {under}: {problems}"
+            raise LogError(
+                "replay", f"record seq {seq}: its referral is not valid under {under}: {problems}"
             ) from None
         old = record["output"]
         new: list[tuple[int | None, str, tuple[str, ...]]]
@@ -222,8 +231,8 @@ def _replay_span(
                 for before, (level, route, _) in zip(old, new, strict=False)
             ]
         if len(new) != len(old):
-            raise _Unreplayable(
-                f"record seq {seq} has {len(old)} decisions but replay made {len(new)}"
+            raise LogError(
+                "replay", f"record seq {seq} has {len(old)} decisions but replay made {len(new)}"
             )
         for before, (level, route, flags), identical in zip(old, new, same, strict=True):
             outcomes.append(
@@ -307,8 +316,13 @@ def replay_log(
     engine: str | None = None,
     as_of: date | None = None,
     progress: Callable[[int], None] | None = None,
+    verify: bool = True,
+    allow_unanchored_tail: bool = False,
 ) -> ReplayReport:
     """Replay every decision record (faithful), or evaluate it under `against` (what-if).
+
+    The log is verified first (`verify=False` skips that, for a log just verified) and a log
+    that does not verify is refused (`LogError`).
 
     `progress(n)` is told of every `n` records of the log read, of every kind (snapshots and
     journey records are read and skipped), so a bar sized by the log's record count (its head
@@ -320,9 +334,16 @@ def replay_log(
     try:
         if rules_dir is not None:
             load_rulebook(rules_dir)  # fail early, with the loader's errors, before any work
+        if verify:
+            # A forged record is re-decided as faithfully as a true one: only the chain can
+            # tell them apart, so a log that does not verify is not replayed.
+            checked = verify_store(store, allow_unanchored_tail=allow_unanchored_tail)
+            if not checked.chain_ok:
+                raise LogError(
+                    store.target,
+                    "the log does not verify, so it is not replayed: " + checked.problems()[0],
+                )
         return _replay(store, report, rules_dir, workers, engine, as_of_text, progress)
-    except _Unreplayable as error:
-        raise LogError("replay", str(error)) from None
     finally:
         store.close()
 
