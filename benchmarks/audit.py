@@ -9,6 +9,7 @@ from pathlib import Path
 
 from benchmarks.lines import Line, line, timed
 from triage.audit import open_store, replay_log, verify_log
+from triage.audit.chain import GENESIS_KIND
 from triage.audit.record import RecordKind
 from triage.audit.stores import Pending
 from triage.loader import bundled_rules_dir
@@ -31,9 +32,11 @@ def build_large_log(source: Path, target: Path, records: int, batch: int = 50_00
     try:
         bodies: list[str] = []
         snapshot: Pending | None = None
+        genesis: Pending | None = None
         for row in source_store.rows():
-            kind = json.loads(row.body)["kind"] if row.seq == 1 else RecordKind.TRIAGE_DECISION
-            if kind == RecordKind.RULEBOOK_SNAPSHOT:
+            if row.kind == GENESIS_KIND:
+                genesis = Pending(GENESIS_KIND, row.body)  # the same log id: a valid chain
+            elif row.kind == RecordKind.RULEBOOK_SNAPSHOT:
                 fingerprint = json.loads(row.body)["rulebook"]["fingerprint"]
                 snapshot = Pending(RecordKind.RULEBOOK_SNAPSHOT.value, row.body, fingerprint)
             elif len(bodies) < DISTINCT_BODIES:
@@ -42,7 +45,7 @@ def build_large_log(source: Path, target: Path, records: int, batch: int = 50_00
         source_store.close()
     if not bodies:
         raise RuntimeError(f"{source} holds no decision record to repeat")
-    store = open_store(f"sqlite:///{target}")
+    store = open_store(f"sqlite:///{target}", create=True)
     cycle = itertools.cycle(bodies)
     kind = RecordKind.TRIAGE_DECISION.value
 
@@ -50,7 +53,7 @@ def build_large_log(source: Path, target: Path, records: int, batch: int = 50_00
         written = 0
         while written < records:
             size = min(batch, records - written)
-            store.append([Pending(kind, next(cycle)) for _ in range(size)], snapshot)
+            store.append([Pending(kind, next(cycle)) for _ in range(size)], snapshot, genesis)
             written += size
         return written
 

@@ -6,10 +6,13 @@ rulebook could not be used (the message names the field and the valid values; no
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -19,7 +22,8 @@ import structlog
 
 from triage.audit.log import KEY_VARIABLE, DecisionLog
 from triage.audit.record import DecisionRecordV1
-from triage.audit.replay import render_replay, replay_log
+from triage.audit.replay import ROW_FIELDS, ReplayReport, csv_row, render_replay, replay_log
+from triage.audit.show import render_record, show_record
 from triage.audit.stores import open_store
 from triage.audit.verify import report_json, verify_log
 from triage.decision import Decision
@@ -369,6 +373,20 @@ def verify(
 
 
 @cli.command()
+@click.argument("log_target", metavar="LOG")
+@click.argument("which", metavar="SEQ|DECISION_ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+def show(log_target: str, which: str, as_json: bool) -> None:
+    """Print one logged record as the practitioner saw it: the minimised input, each child's
+    level, route and due date, the reasons and rules fired, the rulebook. WHICH is a seq, a
+    decision id's pseudonym (p-...), or the case system's decision id (needs the log's key in
+    $TRIAGE_LOG_KEY)."""
+    key = os.environ.get(KEY_VARIABLE)
+    record = show_record(log_target, which, key.encode() if key else None)
+    click.echo(record.model_dump_json(indent=2) if as_json else render_record(record))
+
+
+@cli.command()
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--batch", is_flag=True, help="FILE is JSON Lines: one journey event per line.")
 @click.option("--log", "log_target", metavar="TARGET", default=None, help=LOG_HELP)
@@ -536,6 +554,14 @@ def _progress_total(log_target: str) -> int | None:
     is_flag=True,
     help="The log is verified first; allow records after its head (they follow a crash).",
 )
+@click.option(
+    "--rows",
+    "rows_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Stream one CSV row per child to this file as replay goes (memory stays flat for a "
+    "national what-if); the report then lists no children.",
+)
 def replay(
     log_target: str,
     against: Path | None,
@@ -545,10 +571,36 @@ def replay(
     as_json: bool,
     as_csv: bool,
     allow_unanchored_tail: bool,
+    rows_file: Path | None,
 ) -> None:
     """Re-run every decision in LOG against the rulebook snapshot that made it and report identical
     or different (exit 1 on any difference); with --against, a threshold what-if: old and new level
     and route per child, transition matrices and Front Door threshold crossings."""
+    if rows_file is not None and (as_json or as_csv):
+        raise UsageError("--rows streams the children to a file: give it without --json or --csv")
+    with ExitStack() as stack:
+        rows = None
+        if rows_file is not None:
+            handle = stack.enter_context(rows_file.open("w", encoding="utf-8", newline=""))
+            rows = csv.writer(handle, lineterminator="\n")
+            rows.writerow(ROW_FIELDS)
+        report = _replay_with_progress(
+            log_target, against, workers, engine, as_of, allow_unanchored_tail, rows
+        )
+    click.echo(render_replay(report, "json" if as_json else "csv" if as_csv else "table"))
+    if against is None and report.different:
+        sys.exit(1)
+
+
+def _replay_with_progress(
+    log_target: str,
+    against: Path | None,
+    workers: int,
+    engine: str | None,
+    as_of: Any,
+    allow_unanchored_tail: bool,
+    rows: Any,
+) -> ReplayReport:
     total = _progress_total(log_target)
     with click.progressbar(
         length=total or 0,
@@ -564,10 +616,9 @@ def replay(
             as_of=_as_date(as_of),
             progress=bar.update,
             allow_unanchored_tail=allow_unanchored_tail,
+            rows=None if rows is None else lambda outcome: rows.writerow(csv_row(outcome)),
         )
-    click.echo(render_replay(report, "json" if as_json else "csv" if as_csv else "table"))
-    if against is None and report.different:
-        sys.exit(1)
+    return report
 
 
 @cli.command()

@@ -31,7 +31,7 @@ from pydantic_core import PydanticSerializationError, to_json
 
 from triage._base import IsoDateTime, Model
 from triage.decision import Decision, RulebookRef
-from triage.facts import age_in_years
+from triage.facts import _one_year_before, age_in_years
 from triage.referral import Referral
 
 GENESIS = "0" * 64
@@ -189,7 +189,15 @@ def birth_date_for_age(age: int, received: date) -> str:
 def minimise_referral(
     referral: Referral, pseudonym: Pseudonymiser, keep_detail: bool = False
 ) -> tuple[dict[str, Any], Privacy]:
-    """The referral as logged: enough to replay, nothing more."""
+    """The referral as logged: enough to replay, nothing more.
+
+    A rule reads a child's age in whole years at receipt, whether the child is unborn, and how
+    many previous referrals fall in the 12 months before receipt; timescales read the day of
+    receipt. So the log keeps exactly that: each date of birth becomes the date that gives the
+    same age at receipt, an expected date of birth the day of receipt, each previous referral
+    in the window the day of receipt (older ones are dropped), the receipt time its day (at
+    midnight, in its own offset); `since` of an open involvement is dropped, and so is the
+    free-text `detail` unless the caller opts in."""
     data = referral.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     # Defaults are dropped for size, but the concerns are logged whole (with their child_ids,
     # the one field of a concern that has a default) and immediate_danger always.
@@ -199,7 +207,13 @@ def minimise_referral(
     data["immediate_danger"] = referral.immediate_danger
     data["referral_id"] = pseudonym(referral.referral_id)
     received = referral.received_on
-    generalised = []
+    day = referral.received_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    generalised: list[str] = []
+    removed: list[str] = []
+    if day != referral.received_at:
+        data["received_at"] = day.isoformat()
+        generalised.append("received_at")
+    window_start = _one_year_before(received)  # the window the facts count
     for child, original in zip(data["children"], referral.children, strict=True):
         child["child_id"] = pseudonym(original.child_id)
         if original.date_of_birth is not None:
@@ -207,26 +221,43 @@ def minimise_referral(
                 age_in_years(original.date_of_birth, received), received
             )
             generalised.append("children[].date_of_birth")
+        if original.expected_date_of_birth is not None:
+            child["expected_date_of_birth"] = received.isoformat()
+            generalised.append("children[].expected_date_of_birth")
+        if original.previous_referrals:
+            recent = [d for d in original.previous_referrals if window_start <= d <= received]
+            if recent:
+                child["previous_referrals"] = [received.isoformat()] * len(recent)
+                generalised.append("children[].previous_referrals[]")
+            else:
+                del child["previous_referrals"]
+            if len(recent) < len(original.previous_referrals):
+                removed.append("children[].previous_referrals[] (over 12 months before)")
+        involvement = child.get("open_involvement")
+        if involvement is not None and "since" in involvement:
+            del involvement["since"]
+            removed.append("children[].open_involvement.since")
     for concern in data["concerns"]:
         if concern.get("child_ids"):
             concern["child_ids"] = [pseudonym(child_id) for child_id in concern["child_ids"]]
-    removed = []
     if "detail" in data and not keep_detail:
         del data["detail"]
         removed.append("detail")
-    privacy = _referral_privacy(tuple(dict.fromkeys(generalised)), tuple(removed))
+    privacy = _referral_privacy(tuple(dict.fromkeys(generalised)), tuple(dict.fromkeys(removed)))
     return sorted_keys(data), privacy  # sorted: the record's body is written with to_json
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=128)
 def _referral_privacy(generalised: tuple[str, ...], removed: tuple[str, ...]) -> Privacy:
-    """A referral record's privacy note: one of four, made once each (models are frozen)."""
+    """A referral record's privacy note: one per combination, made once each (frozen models)."""
     return Privacy(
         pseudonymised=(
             "referral_id",
             "children[].child_id",
             "concerns[].child_ids[]",
             "output[].decision_id",
+            "output[].referral_id",
+            "output[].child_id",
         ),
         generalised=generalised,
         removed=removed,

@@ -41,6 +41,7 @@ from triage.audit.verify import verify_store
 from triage.engine import FrontDoor
 from triage.errors import LogError, ReferralInvalid
 from triage.loader import load_rulebook
+from triage.referral import Child
 from triage.rulebook import Rulebook
 
 # Fields that identify rather than decide: pseudonymised in the log, so left out of comparison.
@@ -65,38 +66,64 @@ class ChildOutcome:
     new_step_up: bool
 
 
+CHANGED_SHOWN = 50  # changed children a report keeps for printing, even with its rows streamed
+
+
 @dataclass
 class ReplayReport:
+    """What a replay or a what-if found. The matrices and counts are kept as it goes, so they
+    cost the same memory for any size of log; each child's outcome is kept in `outcomes` only
+    when asked (`keep_outcomes`), else streamed to `replay_log`'s `rows` callback."""
+
     target: str
     records: int = 0
     decisions: int = 0
     different: int = 0
     outcomes: list[ChildOutcome] = field(default_factory=list)
     against: str | None = None
+    levels: Counter[tuple[int | None, int | None]] = field(default_factory=Counter)
+    routes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    up: int = 0
+    down: int = 0
+    step_ups: int = 0
+    changed: list[ChildOutcome] = field(default_factory=list)  # the first CHANGED_SHOWN
+    keep_outcomes: bool = True
+
+    def add(self, outcome: ChildOutcome) -> None:
+        self.decisions += 1
+        self.levels[(outcome.old_level, outcome.new_level)] += 1
+        self.routes[(outcome.old_route, outcome.new_route)] += 1
+        old, new = outcome.old_level or 0, outcome.new_level or 0
+        self.up += old <= 2 and new >= 3
+        self.down += old >= 3 and outcome.new_level is not None and new <= 2
+        self.step_ups += outcome.new_step_up and not outcome.old_step_up
+        if not outcome.identical:
+            self.different += 1
+            if len(self.changed) < CHANGED_SHOWN:
+                self.changed.append(outcome)
+        if self.keep_outcomes:
+            self.outcomes.append(outcome)
 
     @property
     def identical(self) -> int:
         return self.decisions - self.different
 
     def level_matrix(self) -> Counter[tuple[int | None, int | None]]:
-        return Counter((o.old_level, o.new_level) for o in self.outcomes)
+        return self.levels
 
     def route_matrix(self) -> Counter[tuple[str, str]]:
-        return Counter((o.old_route, o.new_route) for o in self.outcomes)
+        return self.routes
 
     def crossing_up(self) -> int:
         """Children below the Front Door threshold before (level 1-2) and at or above it now."""
-        return sum(1 for o in self.outcomes if (o.old_level or 0) <= 2 and (o.new_level or 0) >= 3)
+        return self.up
 
     def crossing_down(self) -> int:
-        return sum(
-            1
-            for o in self.outcomes
-            if (o.old_level or 0) >= 3 and o.new_level is not None and o.new_level <= 2
-        )
+        return self.down
 
     def new_step_ups(self) -> int:
-        return sum(1 for o in self.outcomes if o.new_step_up and not o.old_step_up)
+        """Children now decided above the level of the service they are open to, who were not."""
+        return self.step_ups
 
 
 @lru_cache(maxsize=16)
@@ -234,7 +261,10 @@ def _replay_span(
             raise LogError(
                 "replay", f"record seq {seq} has {len(old)} decisions but replay made {len(new)}"
             )
-        for before, (level, route, flags), identical in zip(old, new, same, strict=True):
+        opens = [_open_level(child, door.rulebook) for child in referral.children]
+        for before, (level, route, _), identical, open_level in zip(
+            old, new, same, opens, strict=True
+        ):
             outcomes.append(
                 (
                     seq,
@@ -244,11 +274,27 @@ def _replay_span(
                     level,
                     route,
                     identical,
-                    "possible_step_up" in before["flags"],
-                    "possible_step_up" in flags,
+                    _above(before["level"], open_level),
+                    _above(level, open_level),
                 )
             )
     return len(rows), len({outcome[0] for outcome in outcomes}), outcomes
+
+
+def _open_level(child: Child, rulebook: Rulebook) -> int | None:
+    """The level of the service a child is open to (its own, or the service's in the rulebook)."""
+    involvement = child.open_involvement
+    if involvement is None:
+        return None
+    if involvement.level is not None:
+        return involvement.level
+    service = rulebook.service_by_id.get(involvement.service)
+    return None if service is None else service.level
+
+
+def _above(level: int | None, open_level: int | None) -> bool:
+    """A step-up: decided above the level of the open service (as conditions' `step_up`)."""
+    return level is not None and open_level is not None and level > open_level
 
 
 class _OneLogger:
@@ -318,8 +364,12 @@ def replay_log(
     progress: Callable[[int], None] | None = None,
     verify: bool = True,
     allow_unanchored_tail: bool = False,
+    rows: Callable[[ChildOutcome], None] | None = None,
 ) -> ReplayReport:
     """Replay every decision record (faithful), or evaluate it under `against` (what-if).
+
+    `rows(outcome)` is told of every child as it comes; with it the report keeps no list of
+    outcomes (`outcomes` stays empty), so memory stays flat for a log of any size.
 
     The log is verified first (`verify=False` skips that, for a log just verified) and a log
     that does not verify is refused (`LogError`).
@@ -328,7 +378,9 @@ def replay_log(
     journey records are read and skipped), so a bar sized by the log's record count (its head
     seq, or `verify_log`'s count) ends full."""
     store = open_store(target)
-    report = ReplayReport(store.target, against=None if against is None else str(against))
+    report = ReplayReport(
+        store.target, against=None if against is None else str(against), keep_outcomes=rows is None
+    )
     rules_dir = None if against is None else str(against)
     as_of_text = None if as_of is None else as_of.isoformat()
     try:
@@ -343,7 +395,7 @@ def replay_log(
                     store.target,
                     "the log does not verify, so it is not replayed: " + checked.problems()[0],
                 )
-        return _replay(store, report, rules_dir, workers, engine, as_of_text, progress)
+        return _replay(store, report, rules_dir, workers, engine, as_of_text, progress, rows)
     finally:
         store.close()
 
@@ -356,6 +408,7 @@ def _replay(
     engine: str | None,
     as_of_text: str | None,
     progress: Callable[[int], None] | None,
+    rows: Callable[[ChildOutcome], None] | None,
 ) -> ReplayReport:
     spans = store.spans(CHUNK)
     if workers <= 1:
@@ -364,6 +417,7 @@ def _replay(
             report,
             (_replay_span(log, span, rules_dir, engine, as_of_text) for span in spans),
             progress,
+            rows,
         )
     jobs = ((store.target, span, rules_dir, engine, as_of_text) for span in spans)
     with ProcessPoolExecutor(
@@ -373,19 +427,22 @@ def _replay(
         initargs=(_portable_logging(),),
     ) as pool:
         results = _in_order(pool, _replay_job, jobs, ahead=workers * (1 + AHEAD))
-        return _collect(report, results, progress)
+        return _collect(report, results, progress, rows)
 
 
 def _collect(
     report: ReplayReport,
     results: Iterator[Result],
     progress: Callable[[int], None] | None,
+    rows: Callable[[ChildOutcome], None] | None = None,
 ) -> ReplayReport:
     for read, records, outcomes in results:
-        report.outcomes.extend([ChildOutcome(*outcome) for outcome in outcomes])
-        report.decisions += len(outcomes)
+        for values in outcomes:
+            outcome = ChildOutcome(*values)
+            report.add(outcome)
+            if rows is not None:
+                rows(outcome)
         report.records += records
-        report.different += sum(not outcome[6] for outcome in outcomes)  # 6: identical
         if progress is not None and read:
             progress(read)
     return report
@@ -406,9 +463,18 @@ def _matrix(counts: Counter[tuple[Any, Any]], title: str) -> list[str]:
     return lines
 
 
+ROW_FIELDS = ("seq", "child", "old_level", "old_route", "new_level", "new_route", "identical")
+
+
+def csv_row(outcome: ChildOutcome) -> list[Any]:
+    """One child's row, as `--csv` prints it and `--rows FILE` streams it."""
+    return [getattr(outcome, name) for name in ROW_FIELDS]
+
+
 def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> str:
-    """The report as a terminal table, JSON, or CSV (one row per child)."""
-    changed = [o for o in report.outcomes if not o.identical]
+    """The report as a terminal table, JSON, or CSV (one row per child; JSON lists every child
+    too, when the report kept them)."""
+    changed = report.changed
     if fmt == "json":
         return json.dumps(
             {
@@ -425,20 +491,16 @@ def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> 
                     [a, b, n] for (a, b), n in sorted(report.level_matrix().items(), key=str)
                 ],
                 "route_matrix": [[a, b, n] for (a, b), n in sorted(report.route_matrix().items())],
-                "children": [_row(o) for o in report.outcomes],
+                "children": [_row(o) for o in report.outcomes] if report.keep_outcomes else None,
             },
             indent=2,
         )
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(
-            ["seq", "child", "old_level", "old_route", "new_level", "new_route", "identical"]
-        )
+        writer.writerow(ROW_FIELDS)
         for o in report.outcomes:
-            writer.writerow(
-                [o.seq, o.child, o.old_level, o.old_route, o.new_level, o.new_route, o.identical]
-            )
+            writer.writerow(csv_row(o))
         return buffer.getvalue().rstrip("\n")
     if report.against is None:
         lines = [
@@ -459,7 +521,7 @@ def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> 
             f"unchanged: {report.identical}   changed: {report.different}",
             f"crossing the Front Door threshold upwards (level 1-2 -> 3-4): {report.crossing_up()}",
             f"crossing it downwards (level 3-4 -> 1-2): {report.crossing_down()}",
-            f"new possible step-ups: {report.new_step_ups()}",
+            f"new step-ups (above the open service's level): {report.new_step_ups()}",
             "",
             *_matrix(report.level_matrix(), "levels"),
             "",
@@ -471,8 +533,9 @@ def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> 
             f"{o.old_route} -> {o.new_route}"
             for o in changed[:limit]
         ]
-    if len(changed) > limit:
-        lines.append(f"  ... and {len(changed) - limit} more (--csv or --json list every child)")
+    if report.different > min(limit, len(changed)):
+        more = report.different - min(limit, len(changed))
+        lines.append(f"  ... and {more} more (--csv, --json or --rows FILE list every child)")
     return "\n".join(lines)
 
 

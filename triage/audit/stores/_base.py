@@ -70,6 +70,9 @@ class View(NamedTuple):
 
 class Store(Protocol):
     target: str
+    # True where a crash can leave complete records after the head (JSON Lines writes the
+    # head after the records); False where the head moves in the records' own transaction.
+    crash_leaves_unanchored: bool
 
     def append(
         self,

@@ -98,6 +98,8 @@ def _torn(handle: BinaryIO, size: int) -> TornTail | None:
 class JsonLinesStore:
     """An append-only file; each batch is flushed and fsynced; `<file>.head` holds the head."""
 
+    crash_leaves_unanchored = True
+
     def __init__(self, path: Path, create: bool = True) -> None:
         self.path = path
         self.target = str(path)

@@ -60,6 +60,7 @@ class SqlStore:
     RECORDS: ClassVar[str]
     HEAD: ClassVar[str]
     P: ClassVar[str]  # the parameter placeholder
+    crash_leaves_unanchored = False  # the head moves in the records' transaction
 
     target: str
 
