@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,16 +17,25 @@ from hypothesis import given, settings
 
 from triage import FrontDoor
 from triage.audit import DecisionLog, replay_log, verify_log
-from triage.audit.chain import chain_hash
 from triage.audit.record import Pseudonymiser, minimise_referral
 from triage.audit.show import render_record, show_record
 from triage.errors import LogError, UsageError
 
 from .conftest import concerns, make_referral
 from .strategies import referrals
-from .test_audit import KEY, ROOT, SAMPLES, _new_database, fixture_pg_server, write_log
+from .tampering import read_raw, rechain, sql, table, write_raw
+from .test_audit import (
+    KEY,
+    ROOT,
+    SAMPLES,
+    _new_database,
+    fixture_pg_server,
+    fixture_target,
+    write_log,
+)
 
-__all__ = ["fixture_pg_server"]  # the PostgreSQL server fixture, shared with the store suite
+# the PostgreSQL server and the fresh log of each kind, shared with the store suite
+__all__ = ["fixture_pg_server", "fixture_target"]
 
 # SAMPLES as write_log records them: seq 1 the genesis, 2 the snapshot, 3 the physical abuse
 # referral (level 4, strategy discussion), 4 and 5 single referrals, 5-8 one batch.
@@ -42,118 +50,11 @@ def fixture_sql_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return _new_database(request.getfixturevalue("pg_server"))
 
 
-@pytest.fixture(name="target", params=["jsonl", "sqlite", "postgresql"])
-def fixture_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "jsonl":
-        return str(tmp_path / "log.jsonl")
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'log.sqlite'}"
-    return _new_database(request.getfixturevalue("pg_server"))
-
-
-# -- what an attacker who knows the format can do to a log --------------------------------------
-
-Record = tuple[int, str, str, str, str | None, str]  # seq, prev, hash, kind, fingerprint, body
-
-
-def read_raw(target: str) -> list[Record]:
-    if target.endswith(".jsonl"):
-        out = []
-        for line in Path(target).read_text(encoding="utf-8").splitlines():
-            cut = line.index(',"record":')
-            head = json.loads(line[:cut] + "}")
-            out.append(
-                (
-                    head["seq"],
-                    head["prev_hash"],
-                    head["hash"],
-                    head["kind"],
-                    head["fingerprint"],
-                    line[cut + 10 : -1],
-                )
-            )
-        return out
-    with _sql(target) as db:
-        rows = db.execute(
-            f"SELECT seq, prev_hash, hash, kind, fingerprint, body FROM {_table(target)}"
-            " ORDER BY seq"
-        ).fetchall()
-    return [tuple(row) for row in rows]
-
-
-def write_raw(target: str, records: list[Record], head: tuple[int, str] | None = None) -> None:
-    """Replace the whole log by `records` (and the head by `head`, when given)."""
-    if target.endswith(".jsonl"):
-        lines = [
-            f'{{"seq":{s},"prev_hash":"{p}","hash":"{h}","kind":{json.dumps(k)},'
-            f'"fingerprint":{json.dumps(f)},"record":{b}}}\n'
-            for s, p, h, k, f, b in records
-        ]
-        Path(target).write_text("".join(lines), encoding="utf-8")
-        if head is not None:
-            Path(target + ".head").write_text(json.dumps({"seq": head[0], "hash": head[1]}))
-        return
-    table = _table(target)
-    with _sql(target) as db:
-        db.execute(f"DELETE FROM {table}")
-        for record in records:
-            db.execute(f"INSERT INTO {table} VALUES ({_marks(target)})", record)
-        if head is not None:
-            db.execute(f"UPDATE {_head_table(target)} SET seq = {_mark(target)}, hash = "
-                       f"{_mark(target)}", head)  # fmt: skip
-
-
-def rechain(records: list[Record]) -> list[Record]:
-    """The records with every seq, link and hash recomputed, as the tool would have written
-    them: the log id read from the genesis record, which anyone can read."""
-    log_id = json.loads(records[0][5])["log_id"]
-    out, prev = [], "0" * 64
-    for seq, (_, _, _, kind, fingerprint, body) in enumerate(records, start=1):
-        digest = chain_hash(log_id, seq, prev, kind, fingerprint, body)
-        out.append((seq, prev, digest, kind, fingerprint, body))
-        prev = digest
-    return out
-
-
 def head_of(target: str) -> tuple[int, str]:
     report = verify_log(target)
     assert report.ok, str(report)
     assert report.head is not None
     return report.head
-
-
-class _sql:
-    def __init__(self, target: str) -> None:
-        self.target = target
-
-    def __enter__(self) -> Any:
-        if self.target.startswith("sqlite:///"):
-            self.db = sqlite3.connect(self.target.removeprefix("sqlite:///"))
-        else:
-            import psycopg
-
-            self.db = psycopg.connect(self.target, autocommit=False)  # type: ignore[assignment]
-        return self.db
-
-    def __exit__(self, *_: object) -> None:
-        self.db.commit()
-        self.db.close()
-
-
-def _table(target: str) -> str:
-    return "records" if target.startswith("sqlite") else "triage_records"
-
-
-def _head_table(target: str) -> str:
-    return "head" if target.startswith("sqlite") else "triage_head"
-
-
-def _mark(target: str) -> str:
-    return "?" if target.startswith("sqlite") else "%s"
-
-
-def _marks(target: str) -> str:
-    return ", ".join([_mark(target)] * 6)
 
 
 def level_one_body(tmp_path: Path, door: FrontDoor) -> str:
@@ -328,8 +229,8 @@ def test_an_edit_of_a_column_beside_the_body_fails_verify(
 ) -> None:
     target = sql_target
     write_log(target, durable)
-    with _sql(target) as db:
-        db.execute(statement.format(t=_table(target)))
+    with sql(target) as db:
+        db.execute(statement.format(t=table(target)))
     report = verify_log(target)
     assert not report.ok, str(report)
     with pytest.raises(LogError):
