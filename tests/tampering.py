@@ -456,8 +456,27 @@ def report(door: FrontDoor, new_database: Callable[[], str] | None) -> list[tupl
 
 
 def main() -> int:  # pragma: no cover - a report for the docs, run by hand
+    import os
+    import uuid
+
+    import pgserver
+    import psycopg
+
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())
+    server = pgserver.get_server(tempfile.mkdtemp(prefix="triage-pg-"), cleanup_mode="stop")  # type: ignore[attr-defined]
+    uri = server.get_uri()
+
+    def new_database() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(uri, autocommit=True) as db:
+            db.execute(f"CREATE DATABASE {name}")
+        return str(uri.replace("/postgres?", f"/{name}?"))
+
     door = FrontDoor(engine="reference")
-    rows = report(door, None)
+    try:
+        rows = report(door, new_database)
+    finally:
+        server.cleanup()
     print("| tamper kind | documented limit | " + " | ".join(STORES) + " |")
     print("|---|---|" + "---|" * len(STORES))
     for row in rows:
