@@ -53,7 +53,8 @@ def build_large_log(source: Path, target: Path, records: int, batch: int = 50_00
         written = 0
         while written < records:
             size = min(batch, records - written)
-            store.append([Pending(kind, next(cycle)) for _ in range(size)], snapshot, genesis)
+            snapshots = () if snapshot is None else (snapshot,)
+            store.append([Pending(kind, next(cycle)) for _ in range(size)], snapshots, genesis)
             written += size
         return written
 

@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from triage import FrontDoor
+from triage import FrontDoor, simulate
 from triage.audit import DecisionLog, replay_log, verify_log
 from triage.audit.record import Pseudonymiser, minimise_referral
 from triage.audit.show import render_record, show_record
 from triage.errors import LogError, UsageError
+from triage.journey import Journeys
+from triage.simulation import simulate_journeys
 
 from .conftest import concerns, make_referral
 from .strategies import referrals
@@ -599,3 +601,42 @@ def test_a_what_if_streams_its_rows_and_keeps_no_list_of_children(
     lines = rows.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "seq,child,old_level,old_route,new_level,new_route,identical"
     assert len(lines) == 1 + len(SAMPLES)
+
+
+# -- journeys are decided again by replay, on the pathway snapshotted in the chain --------------
+
+
+def test_replay_decides_journey_records_again_on_their_snapshots(
+    tmp_path: Path, reference: FrontDoor
+) -> None:
+    """Before, journey records were verified by the chain but never re-decided: their pathway
+    was not in the log."""
+    target = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    journeys = Journeys(reference.rulebook, engine="reference")
+    referrals = list(simulate(120, 5, reference.rulebook))
+    with DecisionLog(target, key=KEY) as log:
+        routed = list(zip(referrals, log.route_batch(reference, referrals), strict=True))
+        events = [journeys.validate(event) for event in simulate_journeys(routed, 0)]
+        decided = [journeys.decide(event) for event in events]
+        log.record_transitions(journeys, events, decided)
+    assert len(events) > 20
+    kinds = [row[3] for row in read_raw(target)]
+    assert kinds.count("pathway_snapshot") == 1  # stored once, with the first journeys
+    faithful = replay_log(target)
+    assert (faithful.journeys, faithful.journeys_different) == (len(events), 0)
+
+    # a moved journey record is found out, even with the chain recomputed (unverified replay)
+    records = read_raw(target)
+    at = kinds.index("journey_transition")
+    body = json.loads(records[at][5])
+    before = body["output"][0]["to_service"]
+    body["output"][0]["to_service"] = (
+        "universal_services" if before != "universal_services" else "closure"
+    )
+    edited = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    records[at] = (*records[at][:5], edited)
+    forged = rechain(records)
+    write_raw(target, forged, head=(forged[-1][0], forged[-1][2]))
+    moved = replay_log(target, verify=False)
+    assert moved.journeys_different == 1
+    assert moved.journey_changes[0][0] == records[at][0]

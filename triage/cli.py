@@ -588,7 +588,7 @@ def replay(
             log_target, against, workers, engine, as_of, allow_unanchored_tail, rows
         )
     click.echo(render_replay(report, "json" if as_json else "csv" if as_csv else "table"))
-    if against is None and report.different:
+    if against is None and (report.different or report.journeys_different):
         sys.exit(1)
 
 

@@ -8,7 +8,8 @@ the log id, so a record or a run of records copied from another log never verifi
 
 `kind` and `fingerprint` are the two values a store keeps beside the body (SQL columns, the
 JSON Lines prefix) so that it can find records without parsing them; they are hashed so that
-neither can be changed on its own. `fingerprint` is empty except on rulebook snapshots.
+neither can be changed on its own. `fingerprint` is empty except on snapshots (of a rulebook
+or a pathway), where it is the fingerprint of what the snapshot holds.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ GENESIS = "0" * 64  # the prev_hash of the first record
 CHAIN_FORMAT = 2  # 1: before log ids (triage 0.1), no longer read
 GENESIS_KIND = "log_genesis"
 SNAPSHOT_KIND = "rulebook_snapshot"
+PATHWAY_SNAPSHOT_KIND = "pathway_snapshot"
+SNAPSHOT_KINDS = frozenset({SNAPSHOT_KIND, PATHWAY_SNAPSHOT_KIND})
 
 
 def chain_hash(

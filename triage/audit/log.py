@@ -47,6 +47,7 @@ from triage.engine import LIBRARY_VERSION, FrontDoor
 from triage.errors import LogError
 from triage.facts import age_in_years
 from triage.journey import JourneyEvent, Journeys, TransitionDecision
+from triage.pathway import PathwayGraph
 from triage.referral import Referral
 from triage.rulebook import Rulebook
 
@@ -111,7 +112,9 @@ class DecisionLog:
     def close(self) -> None:
         self.store.close()
 
-    def _append(self, pending: Sequence[Pending], snapshot: Pending) -> list[tuple[int, str]]:
+    def _append(
+        self, pending: Sequence[Pending], snapshots: Sequence[Pending]
+    ) -> list[tuple[int, str]]:
         """Append under this log's key (refused under another), then tell the witness."""
         if not self._key_checked:
             stored = self.store.genesis()
@@ -123,7 +126,7 @@ class DecisionLog:
                     "appending would give the same child two pseudonyms; use the log's key",
                 )
             self._key_checked = True
-        placed = self.store.append(pending, snapshot, self._genesis_pending)
+        placed = self.store.append(pending, snapshots, self._genesis_pending)
         if self._witness is not None and placed:
             stored = self.store.genesis()
             assert stored is not None  # the append wrote it, or found it
@@ -144,27 +147,30 @@ class DecisionLog:
             self._refs[rulebook.fingerprint] = ref
         return ref
 
-    def _snapshot(self, rulebook: Rulebook) -> Pending:
-        pending = self._snapshots.get(rulebook.fingerprint)
+    def _snapshot(self, rulebook: Rulebook, pathway: PathwayGraph | None = None) -> Pending:
+        """The snapshot record of a rulebook, or (given one) of a pathway used with it: stored
+        the first time its fingerprint is used, so replay decides again on exactly it."""
+        fingerprint = rulebook.fingerprint if pathway is None else pathway.fingerprint
+        pending = self._snapshots.get(fingerprint)
         if pending is None:
-            ref = RulebookRef(
-                id=rulebook.id, version=rulebook.version, fingerprint=rulebook.fingerprint
-            )
+            kind = RecordKind.RULEBOOK_SNAPSHOT if pathway is None else RecordKind.PATHWAY_SNAPSHOT
             record = DecisionRecordV1(
                 seq=1,
                 record_id=str(uuid.uuid4()),
                 recorded_at=now_utc(),
-                kind=RecordKind.RULEBOOK_SNAPSHOT,
-                rulebook=ref,
+                kind=kind,
+                rulebook=self._ref(rulebook),
                 library_version=LIBRARY_VERSION,
-                snapshot=rulebook.model_dump(mode="json"),
+                snapshot=(
+                    rulebook.model_dump(mode="json")
+                    if pathway is None
+                    else pathway.definition.model_dump(mode="json", by_alias=True)
+                ),
                 prev_hash=GENESIS,
                 hash=GENESIS,
             )
-            pending = Pending(
-                RecordKind.RULEBOOK_SNAPSHOT.value, body_of(record), rulebook.fingerprint
-            )
-            self._snapshots[rulebook.fingerprint] = pending
+            pending = Pending(kind.value, body_of(record), fingerprint)
+            self._snapshots[fingerprint] = pending
         return pending
 
     def _body(
@@ -270,7 +276,11 @@ class DecisionLog:
                 hash=GENESIS,
             )
             built.append((Pending(RecordKind.JOURNEY_TRANSITION.value, body_of(record)), record))
-        placed = self._append([p for p, _ in built], self._snapshot(journeys.rulebook))
+        snapshots = (
+            self._snapshot(journeys.rulebook),
+            self._snapshot(journeys.rulebook, journeys.pathway),
+        )
+        placed = self._append([p for p, _ in built], snapshots)
         pairs = zip(placed, built, strict=True)
         return [r.model_copy(update={"seq": s, "hash": h}) for (s, h), (_, r) in pairs]
 
@@ -287,7 +297,7 @@ class DecisionLog:
             self._body(door, r, d, as_of, decided_by)
             for r, d in zip(referrals, decided, strict=True)
         ]
-        placed = self._append([pending for pending, _ in built], self._snapshot(door.rulebook))
+        placed = self._append([pending for pending, _ in built], (self._snapshot(door.rulebook),))
         records = [
             trusted(DecisionRecordV1, {**values, "seq": seq, "hash": digest})
             for (seq, digest), (_, values) in zip(placed, built, strict=True)

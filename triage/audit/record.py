@@ -39,6 +39,7 @@ GENESIS = "0" * 64
 
 class RecordKind(StrEnum):
     RULEBOOK_SNAPSHOT = "rulebook_snapshot"
+    PATHWAY_SNAPSHOT = "pathway_snapshot"
     TRIAGE_DECISION = "triage_decision"
     JOURNEY_TRANSITION = "journey_transition"
 
@@ -71,7 +72,8 @@ class DecisionRecordV1(Model):
     )
     privacy: Privacy = Privacy()
     snapshot: dict[str, JsonValue] | None = Field(
-        default=None, description="For rulebook_snapshot records: the whole rulebook."
+        default=None,
+        description="For snapshot records: the whole rulebook, or the whole pathway.",
     )
     prev_hash: str
     hash: str

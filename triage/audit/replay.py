@@ -35,12 +35,14 @@ from typing import Any, TypeVar
 import structlog
 from pydantic_core import from_json
 
-from triage.audit.chain import SNAPSHOT_KIND
+from triage.audit.chain import PATHWAY_SNAPSHOT_KIND, SNAPSHOT_KIND
 from triage.audit.stores import Span, Store, open_store
 from triage.audit.verify import verify_store
 from triage.engine import FrontDoor
-from triage.errors import LogError, ReferralInvalid
+from triage.errors import LogError, MoveRefused, ReferralInvalid
+from triage.journey import Journeys
 from triage.loader import load_rulebook
+from triage.pathway import Pathway, PathwayGraph
 from triage.referral import Child
 from triage.rulebook import Rulebook
 
@@ -49,6 +51,7 @@ IGNORED = frozenset({"decision_id", "referral_id", "child_id", "library_version"
 J = TypeVar("J")
 R = TypeVar("R")
 DECISION_KIND = "triage_decision"
+JOURNEY_KIND = "journey_transition"
 CHUNK = 500  # records per span, one job: few enough that the last jobs leave no worker idle long
 AHEAD = 2  # jobs queued per worker beyond the one it is working on
 
@@ -88,6 +91,16 @@ class ReplayReport:
     step_ups: int = 0
     changed: list[ChildOutcome] = field(default_factory=list)  # the first CHANGED_SHOWN
     keep_outcomes: bool = True
+    journeys: int = 0  # journey records decided again
+    journeys_different: int = 0
+    journey_changes: list[JourneyOutcome] = field(default_factory=list)  # the first shown
+
+    def add_journey(self, outcome: JourneyOutcome) -> None:
+        self.journeys += 1
+        if not outcome[1]:
+            self.journeys_different += 1
+            if len(self.journey_changes) < CHANGED_SHOWN:
+                self.journey_changes.append(outcome)
 
     def add(self, outcome: ChildOutcome) -> None:
         self.decisions += 1
@@ -160,7 +173,10 @@ Outcome = tuple[int, str, int | None, str, int | None, str, bool, bool, bool]
 Job = tuple[str, Span, str | None, str | None, str | None]
 # What a job returns: how many records of the log it read (of every kind), how many decision
 # records it replayed, and their outcomes.
-Result = tuple[int, int, list[Outcome]]
+# A journey record replayed: its seq, whether it came out identical, and the move before and
+# after (kind and target service; the kind "refused" when the pathway now refuses the move).
+JourneyOutcome = tuple[int, bool, str, str, str, str]
+Result = tuple[int, int, list[Outcome], list[JourneyOutcome]]
 
 
 class _Log:
@@ -169,12 +185,22 @@ class _Log:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._snapshots: dict[str, str | None] = {}
+        self._snapshots: dict[tuple[str, str], str | None] = {}
 
-    def snapshot(self, fingerprint: str) -> str | None:
-        if fingerprint not in self._snapshots:
-            self._snapshots[fingerprint] = self.store.snapshot(fingerprint)
-        return self._snapshots[fingerprint]
+    def snapshot(self, fingerprint: str, kind: str = SNAPSHOT_KIND) -> str | None:
+        if (fingerprint, kind) not in self._snapshots:
+            self._snapshots[(fingerprint, kind)] = self.store.snapshot(fingerprint, kind)
+        return self._snapshots[(fingerprint, kind)]
+
+    def needed(self, seq: int, fingerprint: str, kind: str = SNAPSHOT_KIND) -> str:
+        body = self.snapshot(fingerprint, kind)
+        if body is None:
+            what = "rulebook" if kind == SNAPSHOT_KIND else "pathway"
+            raise LogError(
+                "replay",
+                f"record seq {seq} needs {what} snapshot {fingerprint[:12]}, not in the log",
+            )
+        return body
 
 
 # In a worker process: its reading of each log it has had jobs from, opened on the first.
@@ -205,14 +231,20 @@ def _replay_span(
     engine_override: str | None,
     as_of_override: str | None,
 ) -> Result:
-    """Replay the decision records of a span (rulebook snapshots and journey records are not
+    """Replay the decision and journey records of a span (the genesis and the snapshots are not
     decisions: skipped)."""
     outcomes: list[Outcome] = []
+    journeys: list[JourneyOutcome] = []
     doors: dict[tuple[str, str], FrontDoor] = {}  # looked up once per span, not per record
     # Read whole before any snapshot is fetched: on PostgreSQL that query would end the
     # transaction that holds the span's open cursor. A span is at most CHUNK records.
     rows = [(row.seq, row.kind, row.body) for row in log.store.span_rows(span)]
     for seq, kind, body in rows:
+        if kind == JOURNEY_KIND:
+            journeys.append(
+                _replay_journey(log, seq, body, rules_dir, engine_override, as_of_override)
+            )
+            continue
         if kind != DECISION_KIND:
             continue
         record = from_json(body)  # pydantic-core's parser: a quarter faster than json's
@@ -220,12 +252,7 @@ def _replay_span(
         engine = engine_override or record["input"]["engine"]
         door = doors.get((fingerprint, engine))
         if door is None:
-            snapshot = None if rules_dir is not None else log.snapshot(fingerprint)
-            if rules_dir is None and snapshot is None:
-                raise LogError(
-                    "replay",
-                    f"record seq {seq} needs rulebook snapshot {fingerprint[:12]}, not in the log",
-                )
+            snapshot = None if rules_dir is not None else log.needed(seq, fingerprint)
             door = _door(snapshot, rules_dir, engine)
             doors[(fingerprint, engine)] = door
         as_of_text = as_of_override or record["input"]["as_of"]
@@ -278,7 +305,55 @@ def _replay_span(
                     _above(level, open_level),
                 )
             )
-    return len(rows), len({outcome[0] for outcome in outcomes}), outcomes
+    return len(rows), len({outcome[0] for outcome in outcomes}), outcomes, journeys
+
+
+# What identifies a move rather than decides it: pseudonymised in the log, or the library's.
+JOURNEY_IGNORED = frozenset({"transition_id", "event_id", "child_id", "library_version"})
+
+
+def _replay_journey(
+    log: _Log,
+    seq: int,
+    body: str,
+    rules_dir: str | None,
+    engine_override: str | None,
+    as_of_override: str | None,
+) -> JourneyOutcome:
+    """Decide a logged journey event again, on its rulebook and pathway snapshots (what-if: on
+    the revised rulebook, with the same pathway), and compare the moves."""
+    record = from_json(body)
+    given = record["input"]
+    rulebook = None if rules_dir is not None else log.needed(seq, record["rulebook"]["fingerprint"])
+    pathway = log.needed(seq, given["pathway"]["fingerprint"], PATHWAY_SNAPSHOT_KIND)
+    journeys = _journeys(rulebook, pathway, rules_dir, engine_override or given["engine"])
+    as_of = date.fromisoformat(as_of_override or given["as_of"])
+    (before,) = record["output"]
+    try:
+        after = journeys.decide(given["event"], as_of=as_of).model_dump(mode="json")
+    except MoveRefused:
+        after = {"kind": "refused", "to_service": before["from_service"]}
+    if rules_dir is None:
+        same = {k: v for k, v in before.items() if k not in JOURNEY_IGNORED} == {
+            k: v for k, v in after.items() if k not in JOURNEY_IGNORED
+        }
+    else:
+        same = (before["kind"], before["to_service"]) == (after["kind"], after["to_service"])
+    return seq, same, before["kind"], before["to_service"], after["kind"], after["to_service"]
+
+
+@lru_cache(maxsize=16)
+def _journeys(
+    rulebook_body: str | None, pathway_body: str, rules_dir: str | None, engine: str
+) -> Journeys:
+    rulebook = (
+        load_rulebook(rules_dir)
+        if rules_dir is not None
+        else _snapshot_rulebook(rulebook_body or "")
+    )
+    definition = Pathway.model_validate(json.loads(pathway_body)["snapshot"])
+    graph = PathwayGraph(definition, rulebook=rulebook)
+    return Journeys(rulebook, graph, engine=engine)  # type: ignore[arg-type]
 
 
 def _open_level(child: Child, rulebook: Rulebook) -> int | None:
@@ -436,7 +511,9 @@ def _collect(
     progress: Callable[[int], None] | None,
     rows: Callable[[ChildOutcome], None] | None = None,
 ) -> ReplayReport:
-    for read, records, outcomes in results:
+    for read, records, outcomes, journeys in results:
+        for journey in journeys:
+            report.add_journey(journey)
         for values in outcomes:
             outcome = ChildOutcome(*values)
             report.add(outcome)
@@ -487,6 +564,12 @@ def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> 
                 "crossing_up": report.crossing_up(),
                 "crossing_down": report.crossing_down(),
                 "new_step_ups": report.new_step_ups(),
+                "journeys": report.journeys,
+                "journeys_different": report.journeys_different,
+                "journey_changes": [
+                    {"seq": s, "before": [ok, ot], "after": [nk, nt]}
+                    for s, _, ok, ot, nk, nt in report.journey_changes
+                ],
                 "level_matrix": [
                     [a, b, n] for (a, b), n in sorted(report.level_matrix().items(), key=str)
                 ],
@@ -507,6 +590,9 @@ def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> 
             f"replayed {report.records} record(s), {report.decisions} decision(s) "
             f"from {report.target}",
             f"identical: {report.identical}   different: {report.different}",
+            f"journey moves decided again: {report.journeys}   "
+            f"identical: {report.journeys - report.journeys_different}   "
+            f"different: {report.journeys_different}",
         ]
         lines += [
             f"  DIFFERENT seq {o.seq} child {o.child}: {o.old_level}/{o.old_route} -> "
@@ -519,6 +605,8 @@ def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> 
             f"of {report.target} "
             f"under {report.against}",
             f"unchanged: {report.identical}   changed: {report.different}",
+            f"journey moves decided again: {report.journeys}   "
+            f"changed: {report.journeys_different}",
             f"crossing the Front Door threshold upwards (level 1-2 -> 3-4): {report.crossing_up()}",
             f"crossing it downwards (level 3-4 -> 1-2): {report.crossing_down()}",
             f"new step-ups (above the open service's level): {report.new_step_ups()}",
@@ -533,6 +621,10 @@ def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> 
             f"{o.old_route} -> {o.new_route}"
             for o in changed[:limit]
         ]
+    lines += [
+        f"  journey seq {seq}: {old_kind} to {old_to} -> {new_kind} to {new_to}"
+        for seq, _, old_kind, old_to, new_kind, new_to in report.journey_changes[:limit]
+    ]
     if report.different > min(limit, len(changed)):
         more = report.different - min(limit, len(changed))
         lines.append(f"  ... and {more} more (--csv, --json or --rows FILE list every child)")

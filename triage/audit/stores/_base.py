@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Final, NamedTuple, Protocol
 
-from triage.audit.chain import NOT_A_GENESIS, SNAPSHOT_KIND, Genesis, chain_hash
+from triage.audit.chain import NOT_A_GENESIS, SNAPSHOT_KIND, SNAPSHOT_KINDS, Genesis, chain_hash
 from triage.errors import LogError
 
 # The widest seq range (SQLite and PostgreSQL BIGINT are 64-bit): an open end of a range read
@@ -22,7 +22,7 @@ class Pending:
 
     kind: str
     body: str
-    fingerprint: str | None = None  # a rulebook snapshot's rulebook fingerprint; else None
+    fingerprint: str | None = None  # a snapshot's: its rulebook's or pathway's; else None
 
 
 class Row(NamedTuple):
@@ -77,11 +77,11 @@ class Store(Protocol):
     def append(
         self,
         pending: Sequence[Pending],
-        snapshot: Pending | None = None,
+        snapshots: Sequence[Pending] = (),
         genesis: Pending | None = None,
     ) -> list[tuple[int, str]]:
         """Append atomically: first the genesis if the log is empty (refused: an append to an
-        empty log without one), then the snapshot if its fingerprint is not stored yet."""
+        empty log without one), then each snapshot whose fingerprint is not stored yet."""
         ...
 
     def genesis(self) -> Genesis | None:
@@ -110,8 +110,8 @@ class Store(Protocol):
 
     def head(self) -> tuple[int, str] | None: ...
 
-    def snapshot(self, fingerprint: str) -> str | None:
-        """The body of the snapshot record of a rulebook, if stored."""
+    def snapshot(self, fingerprint: str, kind: str = SNAPSHOT_KIND) -> str | None:
+        """The body of the snapshot record (of a rulebook, or of `kind`) with `fingerprint`."""
         ...
 
     def close(self) -> None: ...
@@ -135,14 +135,12 @@ def batch_of(
     target: str,
     stored: Genesis | None,
     pending: Sequence[Pending],
-    snapshot: Pending | None,
-    snapshot_stored: bool,
+    new_snapshots: Sequence[Pending],
     genesis: Pending | None,
 ) -> tuple[str, list[Pending]]:
-    """The log id to chain under and what to write, in order, for one append."""
-    batch = list(pending)
-    if snapshot is not None and not snapshot_stored:
-        batch.insert(0, snapshot)
+    """The log id to chain under and what to write, in order, for one append: the snapshots
+    not stored yet first."""
+    batch = [*new_snapshots, *pending]
     if stored is not None:
         return stored.log_id, batch
     new = None if genesis is None else Genesis.parse(genesis.kind, genesis.body)
@@ -160,11 +158,10 @@ def first_record_genesis(target: str, row: Row | None) -> Genesis | None:
     return genesis
 
 
-def placed(
-    chained: list[Chained], snapshot: Pending | None, genesis: Pending | None
-) -> list[tuple[int, str]]:
-    """The (seq, hash) of the records the caller asked for: not the genesis or snapshot."""
-    return [(s, h) for s, _, h, item in chained if item is not snapshot and item is not genesis]
+def placed(chained: list[Chained], pending: Sequence[Pending]) -> list[tuple[int, str]]:
+    """The (seq, hash) of the records the caller asked for: not the genesis or snapshots."""
+    asked = {id(item) for item in pending}
+    return [(s, h) for s, _, h, item in chained if id(item) in asked]
 
 
 def check_span_size(size: int) -> None:
@@ -173,4 +170,4 @@ def check_span_size(size: int) -> None:
 
 
 def snapshot_fingerprint(item: Pending) -> str | None:
-    return item.fingerprint if item.kind == SNAPSHOT_KIND else None
+    return item.fingerprint if item.kind in SNAPSHOT_KINDS else None

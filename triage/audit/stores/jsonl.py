@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from triage.audit.chain import GENESIS, SNAPSHOT_KIND, Genesis
+from triage.audit.chain import GENESIS, SNAPSHOT_KIND, SNAPSHOT_KINDS, Genesis
 from triage.audit.stores._base import (
     HIGHEST,
     LOWEST,
@@ -135,7 +135,7 @@ class JsonLinesStore:
             self._fingerprints = {
                 row.fingerprint
                 for row in self.rows()
-                if row.kind == SNAPSHOT_KIND and row.fingerprint is not None
+                if row.kind in SNAPSHOT_KINDS and row.fingerprint is not None
             }
         return self._fingerprints
 
@@ -153,23 +153,17 @@ class JsonLinesStore:
     def append(
         self,
         pending: Sequence[Pending],
-        snapshot: Pending | None = None,
+        snapshots: Sequence[Pending] = (),
         genesis: Pending | None = None,
     ) -> list[tuple[int, str]]:
-        known = self._known() if snapshot is not None else set()
+        known = self._known() if snapshots else set()
         with self.path.open("a+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
                 last = self._last(handle)
                 stored = None if last[0] == 0 else self.genesis()
-                log_id, batch = batch_of(
-                    self.target,
-                    stored,
-                    pending,
-                    snapshot,
-                    snapshot is None or snapshot.fingerprint in known,
-                    genesis,
-                )
+                new = [s for s in snapshots if s.fingerprint not in known]
+                log_id, batch = batch_of(self.target, stored, pending, new, genesis)
                 chained = chain_batch(log_id, last, batch)
                 text = "".join(
                     _line(s, p, h, item.kind, snapshot_fingerprint(item), item.body)
@@ -179,9 +173,8 @@ class JsonLinesStore:
                 self._write(handle, text.encode(), head)
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        if snapshot is not None and snapshot.fingerprint:
-            known.add(snapshot.fingerprint)
-        return placed(chained, snapshot, genesis)
+        known.update(s.fingerprint for s in snapshots if s.fingerprint)
+        return placed(chained, pending)
 
     def _write(self, handle: BinaryIO, data: bytes, head: tuple[int, str] | None) -> None:
         """All of the batch and the new head, or nothing: on a failure (a full disk) the file
@@ -294,9 +287,9 @@ class JsonLinesStore:
             raise LogError(str(self.head_path), "the head file is not a head (edited or corrupt)")
         return head
 
-    def snapshot(self, fingerprint: str) -> str | None:
+    def snapshot(self, fingerprint: str, kind: str = SNAPSHOT_KIND) -> str | None:
         for row in self.rows():
-            if row.kind == SNAPSHOT_KIND and row.fingerprint == fingerprint:
+            if row.kind == kind and row.fingerprint == fingerprint:
                 return row.body
         return None
 

@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, ClassVar
 
-from triage.audit.chain import GENESIS, Genesis
+from triage.audit.chain import GENESIS, SNAPSHOT_KIND, Genesis
 from triage.audit.stores._base import (
     HIGHEST,
     LOWEST,
@@ -117,26 +117,16 @@ class SqlStore:
     def append(
         self,
         pending: Sequence[Pending],
-        snapshot: Pending | None = None,
+        snapshots: Sequence[Pending] = (),
         genesis: Pending | None = None,
     ) -> list[tuple[int, str]]:
         with self._writing():
             found = self._execute(self._sql("SELECT seq, hash FROM {head} WHERE id = 1"))
             last = (int(found[0][0]), str(found[0][1])) if found else (0, GENESIS)
-            stored = snapshot is None or bool(
-                self._execute(
-                    self._sql("SELECT 1 FROM {records} WHERE fingerprint = {p} LIMIT 1"),
-                    (snapshot.fingerprint,),
-                )
-            )
-            log_id, batch = batch_of(
-                self.target,
-                None if last[0] == 0 else self.genesis(),
-                pending,
-                snapshot,
-                stored,
-                genesis,
-            )
+            query = self._sql("SELECT 1 FROM {records} WHERE fingerprint = {p} LIMIT 1")
+            new = [s for s in snapshots if not self._execute(query, (s.fingerprint,))]
+            stored = None if last[0] == 0 else self.genesis()
+            log_id, batch = batch_of(self.target, stored, pending, new, genesis)
             chained = chain_batch(log_id, last, batch)
             self._insert(
                 [(s, p, h, i.kind, snapshot_fingerprint(i), i.body) for s, p, h, i in chained]
@@ -149,7 +139,7 @@ class SqlStore:
                     ),
                     (chained[-1][0], chained[-1][2]),
                 )
-        return placed(chained, snapshot, genesis)
+        return placed(chained, pending)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         raise NotImplementedError
@@ -197,13 +187,13 @@ class SqlStore:
         found = self._execute(self._sql("SELECT seq, hash FROM {head} WHERE id = 1"))
         return None if not found else (int(found[0][0]), str(found[0][1]))
 
-    def snapshot(self, fingerprint: str) -> str | None:
+    def snapshot(self, fingerprint: str, kind: str = SNAPSHOT_KIND) -> str | None:
         found = self._execute(
             self._sql(
-                "SELECT body FROM {records} WHERE fingerprint = {p} AND kind = 'rulebook_snapshot'"
+                "SELECT body FROM {records} WHERE fingerprint = {p} AND kind = {p}"
                 " ORDER BY seq LIMIT 1"
             ),
-            (fingerprint,),
+            (fingerprint, kind),
         )
         return None if not found else str(found[0][0])
 
