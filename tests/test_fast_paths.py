@@ -148,11 +148,28 @@ def _minimised_as_first_written(referral: Referral, pseudonym: Pseudonymiser) ->
     data["concerns"] = referral.model_dump(mode="json")["concerns"]
     data["immediate_danger"] = referral.model_dump(mode="json")["immediate_danger"]
     data["referral_id"] = pseudonym(referral.referral_id)
+    received = referral.received_on
+    midnight = referral.received_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    data["received_at"] = referral.model_copy(update={"received_at": midnight}).model_dump(
+        mode="json"
+    )["received_at"]
+    try:
+        window = received.replace(year=received.year - 1)
+    except ValueError:  # 29 February
+        window = received.replace(year=received.year - 1, day=28)
     for child, original in zip(data["children"], referral.children, strict=True):
         child["child_id"] = pseudonym(original.child_id)
         if original.date_of_birth is not None:
             age = age_in_years(original.date_of_birth, referral.received_on)
             child["date_of_birth"] = birth_date_for_age(age, referral.received_on)
+        if original.expected_date_of_birth is not None:
+            child["expected_date_of_birth"] = received.isoformat()
+        recent = [d for d in original.previous_referrals if window <= d <= received]
+        child.pop("previous_referrals", None)
+        if recent:
+            child["previous_referrals"] = [received.isoformat()] * len(recent)
+        if "open_involvement" in child:
+            child["open_involvement"].pop("since", None)
     for concern in data["concerns"]:
         if concern.get("child_ids"):
             concern["child_ids"] = [pseudonym(child_id) for child_id in concern["child_ids"]]

@@ -213,7 +213,7 @@ def minimise_referral(
     generalised: list[str] = []
     removed: list[str] = []
     if day != referral.received_at:
-        data["received_at"] = day.isoformat()
+        data["received_at"] = _TIMESTAMP.dump_python(day, mode="json")  # as the model writes it
         generalised.append("received_at")
     window_start = _one_year_before(received)  # the window the facts count
     for child, original in zip(data["children"], referral.children, strict=True):
