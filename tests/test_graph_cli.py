@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from triage import load_pathway
-from triage.pathway import EdgeKind
+from triage.pathway import EdgeKind, drawing
 
 REPO = Path(__file__).resolve().parent.parent
 TRIAGE = Path(sys.executable).with_name("triage")
@@ -49,7 +51,7 @@ def test_graph_mermaid_prints_a_flowchart_with_every_edge_kind() -> None:
     text = result.stdout.decode("utf-8")
     assert text.startswith("flowchart TB\n")
     for kind in EdgeKind:
-        assert f"|{kind.value}|" in text
+        assert f'|"{kind.value.replace("_", " ")}"|' in text
     assert result.stderr == b""
 
 
@@ -71,7 +73,7 @@ def test_graph_dot_writes_the_out_file(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == b""
-    assert out.read_text(encoding="utf-8") == load_pathway().to_dot()
+    assert out.read_text(encoding="utf-8") == drawing.to_dot(load_pathway())
 
 
 def test_graph_highlight_draws_the_path() -> None:
@@ -183,5 +185,105 @@ def test_graph_help_documents_its_options() -> None:
     result = run("graph", "--help")
 
     assert result.returncode == 0
-    for option in (b"--format", b"--out", b"--pathway", b"--rules", b"--highlight"):
+    for option in (b"--format", b"--out", b"--pathway", b"--rules", b"--highlight", b"--view"):
         assert option in result.stdout
+    for option in (b"--node", b"--journey", b"--child"):
+        assert option in result.stdout
+
+
+def test_graph_view_draws_one_question() -> None:
+    result = run("graph", "--view", "ladder", "--format", "dot")
+
+    assert result.returncode == 0, result.stderr
+    kinds = set(re.findall(rb'^  "\w+" -> "\w+" \[class="(\w+)"', result.stdout, re.M))
+    assert kinds == {b"step_up", b"step_down"}
+
+
+def test_graph_node_draws_the_service_view() -> None:
+    result = run("graph", "--node", "youth_justice", "--format", "dot")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == drawing.to_dot(
+        load_pathway(), view="service", node="youth_justice"
+    ).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--view", "service"), b"the service view needs a node: give --node NODE"),
+        (("--view", "ladder", "--node", "closure"), b"--node draws the service view"),
+        (("--child", "C-1"), b"--journey FILE and --child ID go together"),
+        (("--node", "tea_club"), b"'tea_club' is not a node of pathway kent"),
+    ],
+)
+def test_graph_refuses_options_that_do_not_fit(args: tuple[str, ...], message: bytes) -> None:
+    result = run("graph", *args)
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stdout == b""
+
+
+JOURNEY_EVENTS = [
+    # Synthetic child born 1 January 2015: escalating concerns at a team around the family
+    # review step up to an assessment; a manager moves the case on to a child in need plan.
+    {
+        "event_id": "E-G-1",
+        "child_id": "C-G-1",
+        "occurred_at": "2026-02-10T10:00:00+00:00",
+        "event": "review",
+        "service": "child_and_family_assessment",
+        "date_of_birth": "2015-01-01",
+        "decided_by": "team manager",
+        "override": {"to": "child_in_need_plan", "reason": "synthetic: assessment found need"},
+    },
+    {
+        "event_id": "E-G-2",
+        "child_id": "C-G-2",
+        "occurred_at": "2026-01-20T10:00:00+00:00",
+        "event": "review",
+        "service": "team_around_the_family",
+        "date_of_birth": "2016-01-01",
+        "findings": ["outcomes_achieved"],
+    },
+    {
+        "event_id": "E-G-0",
+        "child_id": "C-G-1",
+        "occurred_at": "2026-01-05T10:00:00+00:00",
+        "event": "review",
+        "service": "team_around_the_family",
+        "date_of_birth": "2015-01-01",
+        "findings": ["concerns_escalated"],
+    },
+]
+
+
+def test_graph_journey_draws_one_childs_moves_in_date_order(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(e) for e in JOURNEY_EVENTS) + "\n", encoding="utf-8")
+
+    result = run("graph", "--journey", str(events), "--child", "C-G-1", "--format", "dot")
+
+    assert result.returncode == 0, result.stderr
+    dot = result.stdout.decode("utf-8")
+    first = '"team_around_the_family" -> "child_and_family_assessment"'
+    second = '"child_and_family_assessment" -> "child_in_need_plan"'
+    assert first in dot
+    assert second in dot
+    assert 'label="1. 2026-01-05\\nstep up, by the rules"' in dot
+    assert "2. 2026-02-10" in dot
+    assert "override by team" in dot
+    assert "C-G-1" not in dot  # the picture names no child
+    assert "2 moves, 2026-01-05 to 2026-02-10" in dot
+
+
+def test_graph_journey_for_a_child_not_in_the_file_exits_2(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(JOURNEY_EVENTS[1]) + "\n", encoding="utf-8")
+
+    result = run("graph", "--journey", str(events), "--child", "C-NOBODY")
+
+    assert result.returncode == 2
+    assert b"is about the --child given" in result.stderr
+    assert b"C-NOBODY" not in result.stderr

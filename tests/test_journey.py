@@ -236,6 +236,65 @@ def test_an_override_never_crosses_a_forbidden_edge(journeys: Journeys) -> None:
     assert "camhs_tier_2_3" in str(caught.value)  # the allowed next steps are named
 
 
+def test_an_override_to_adult_services_refuses_an_eleven_year_old(journeys: Journeys) -> None:
+    """Born 1 January 2015, the child is 11 on 4 May 2026: adult services (18+) is refused."""
+    with pytest.raises(MoveRefused) as caught:
+        journeys.decide(
+            event(
+                service="child_in_need_plan",
+                decided_by="team manager",
+                override={"to": "adult_services", "reason": "synthetic reason for the test"},
+            )
+        )
+    assert caught.value.code == "move_refused"
+    assert caught.value.target == "adult_services"
+    message = str(caught.value)
+    assert "adult_services serves ages 18+" in message
+    assert "even by override" in message
+    assert "2015" not in message  # the child's date of birth and age stay private
+    assert " 11" not in message
+
+
+def test_an_override_to_a_node_for_born_children_refuses_an_unborn_child(
+    journeys: Journeys,
+) -> None:
+    unborn = event(
+        service="child_in_need_plan",
+        decided_by="team manager",
+        override={"to": "children_in_care", "reason": "synthetic reason for the test"},
+    )
+    del unborn["date_of_birth"]
+    unborn["expected_date_of_birth"] = "2026-08-01"
+
+    with pytest.raises(MoveRefused, match="children_in_care serves ages 0-17"):
+        journeys.decide(unborn)
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "refused"),
+    [
+        ("2026-05-03T10:00:00+01:00", True),  # the day before the 18th birthday: 17
+        ("2026-05-04T10:00:00+01:00", False),  # the 18th birthday: 18
+    ],
+)
+def test_an_override_to_care_leavers_waits_for_the_18th_birthday(
+    journeys: Journeys, occurred_at: str, refused: bool
+) -> None:
+    """Born 4 May 2008: 17 on 3 May 2026, 18 on 4 May 2026; care leavers serves 18-25."""
+    moved = event(
+        occurred_at=occurred_at,
+        service="child_protection_plan",
+        date_of_birth="2008-05-04",
+        decided_by="team manager",
+        override={"to": "care_leavers", "reason": "synthetic reason for the test"},
+    )
+    if refused:
+        with pytest.raises(MoveRefused, match="care_leavers serves ages 18-25"):
+            journeys.decide(moved)
+    else:
+        assert journeys.decide(moved).to_service == "care_leavers"
+
+
 def test_an_unknown_service_is_refused_with_the_valid_nodes(journeys: Journeys) -> None:
     with pytest.raises(ReferralInvalid) as caught:
         journeys.decide(event(service="tea_club"))
@@ -292,9 +351,33 @@ def test_no_journey_ever_crosses_a_forbidden_edge(data: dict[str, Any]) -> None:
     try:
         decision: TransitionDecision = journeys.decide(data)
     except MoveRefused as refused:
-        assert journeys.pathway.forbidden_edge(refused.source, refused.target) is not None
+        forbidden = journeys.pathway.forbidden_edge(refused.source, refused.target)
+        assert forbidden is not None or not serves_the_child(journeys, data, refused.target)
     else:
         assert journeys.pathway.forbidden_edge(decision.from_service, decision.to_service) is None
+
+
+def serves_the_child(journeys: Journeys, data: dict[str, Any], node: str) -> bool:
+    """Whether the node's age range holds the child's age in whole years on the event date."""
+    born = date.fromisoformat(data["date_of_birth"])
+    on = date.fromisoformat(data["occurred_at"][:10])
+    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    ages = journeys.pathway.node(node).age_range
+    return ages.min_years <= age and (ages.max_years is None or age <= ages.max_years)
+
+
+@given(data=journey_events(override=True))
+def test_no_override_moves_a_child_to_a_node_that_does_not_serve_its_age(
+    data: dict[str, Any],
+) -> None:
+    """Whatever the override, the child lands only where its age is served, or the move is
+    refused."""
+    journeys = JOURNEYS["reference"]
+    try:
+        decision = journeys.decide(data)
+    except MoveRefused:
+        return
+    assert serves_the_child(journeys, data, decision.to_service)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import stat
 from itertools import pairwise
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from triage import GraphvizMissing, PathwayGraph, PathwayInvalid, Rulebook, load_pathway
+from triage import PathwayGraph, PathwayInvalid, Rulebook, load_pathway
 from triage.errors import Problem, UsageError
 from triage.pathway import AgeRange, EdgeKind, Pathway, bundled_pathway_file
 
@@ -35,7 +34,7 @@ nodes:
   - {id: front_door, label: Front Door, level: null, kind: entry,
      age_range: {min_years: 0, max_years: 17, unborn: true}}
   - {id: universal_services, label: Universal services, level: 1, kind: route,
-     age_range: {min_years: 0, max_years: 19, unborn: true}}
+     age_range: {min_years: 0, max_years: 19, unborn: true}, ground: true}
   - {id: team_around_the_family, label: Team around the family, level: 2, kind: route,
      age_range: {min_years: 0, max_years: 19, unborn: true}}
   - {id: child_protection_plan, label: Child protection plan, level: 4, kind: service,
@@ -45,20 +44,21 @@ nodes:
   - {id: care_leavers, label: Care leavers, level: 4, kind: service,
      age_range: {min_years: 18, max_years: 25, unborn: false}}
   - {id: closure, label: Case closed, level: null, kind: exit,
-     age_range: {min_years: 0, max_years: null, unborn: true}}
+     age_range: {min_years: 0, max_years: null, unborn: true}, ground: true}
 edges:
-  - {from: front_door, to: universal_services, kind: route}
-  - {from: front_door, to: team_around_the_family, kind: route}
-  - {from: universal_services, to: team_around_the_family, kind: step_up}
-  - {from: team_around_the_family, to: universal_services, kind: step_down}
-  - {from: team_around_the_family, to: child_protection_plan, kind: step_up}
-  - {from: child_protection_plan, to: team_around_the_family, kind: step_down}
-  - {from: child_protection_plan, to: children_in_care, kind: route}
-  - {from: children_in_care, to: care_leavers, kind: transition}
-  - {from: care_leavers, to: closure, kind: exit}
-  - {from: children_in_care, to: closure, kind: exit}
+  - {from: front_door, to: universal_services, kind: route, reference: t}
+  - {from: front_door, to: team_around_the_family, kind: route, reference: t}
+  - {from: universal_services, to: team_around_the_family, kind: step_up, reference: t}
+  - {from: team_around_the_family, to: universal_services, kind: step_down, reference: t}
+  - {from: team_around_the_family, to: child_protection_plan, kind: step_up, reference: t}
+  - {from: child_protection_plan, to: team_around_the_family, kind: step_down, reference: t}
+  - {from: child_protection_plan, to: children_in_care, kind: route, reference: t}
+  - {from: children_in_care, to: care_leavers, kind: transition, reference: t}
+  - {from: care_leavers, to: closure, kind: exit, reference: t}
+  - {from: children_in_care, to: closure, kind: exit, reference: t}
 forbidden:
-  - {from: care_leavers, to: front_door, reason: adults are not referred to this Front Door}
+  - {from: care_leavers, to: front_door, reason: adults are not referred to this Front Door,
+     reference: t}
 """
 LONELY_NODE = """  - {id: lonely, label: Lonely, level: 2, kind: service,
      age_range: {min_years: 0, max_years: 17, unborn: false}}
@@ -113,7 +113,7 @@ def test_the_mini_fixture_pathway_is_valid(tmp_path: Path) -> None:
 
 BROKEN = [
     pytest.param(
-        "  - {from: children_in_care, to: care_leavers, kind: transition}",
+        "  - {from: children_in_care, to: care_leavers, kind: transition, reference: t}",
         "  - {from: children_in_care, to: care_leavers, kind: transition, weight: 3}",
         "Extra inputs are not permitted",
         "edges[7].weight",
@@ -122,8 +122,8 @@ BROKEN = [
         id="unknown_key",
     ),
     pytest.param(
-        "to: team_around_the_family, kind: step_up}",
-        "to: team_around_the_family, kind: step_sideways}",
+        "to: team_around_the_family, kind: step_up, reference: t}",
+        "to: team_around_the_family, kind: step_sideways, reference: t}",
         "Input should be 'route', 'step_up', 'step_down', 'transition' or 'exit'",
         "edges[2].kind",
         "edge universal_services -> team_around_the_family",
@@ -158,8 +158,8 @@ BROKEN = [
         id="duplicate_node_id",
     ),
     pytest.param(
-        "{from: child_protection_plan, to: children_in_care, kind: route}",
-        "{from: child_protection_plan, to: childrens_in_care, kind: route}",
+        "{from: child_protection_plan, to: children_in_care, kind: route, reference: t}",
+        "{from: child_protection_plan, to: childrens_in_care, kind: route, reference: t}",
         "is not a node",
         "edges[6].to",
         "edge child_protection_plan -> childrens_in_care",
@@ -176,18 +176,18 @@ BROKEN = [
         id="unknown_node_in_forbidden_edge",
     ),
     pytest.param(
-        "  - {from: children_in_care, to: closure, kind: exit}",
-        "  - {from: children_in_care, to: closure, kind: exit}\n"
-        "  - {from: children_in_care, to: closure, kind: route}",
+        "  - {from: children_in_care, to: closure, kind: exit, reference: t}",
+        "  - {from: children_in_care, to: closure, kind: exit, reference: t}\n"
+        "  - {from: children_in_care, to: closure, kind: route, reference: t}",
         "repeats edges[9]; one edge per pair of nodes",
         "edges[10]",
         "edge children_in_care -> closure",
-        "kind: route}\nforbidden",
+        "kind: route, reference: t}\nforbidden",
         id="duplicate_edge",
     ),
     pytest.param(
-        "{from: children_in_care, to: closure, kind: exit}",
-        "{from: children_in_care, to: children_in_care, kind: exit}",
+        "{from: children_in_care, to: closure, kind: exit, reference: t}",
+        "{from: children_in_care, to: children_in_care, kind: exit, reference: t}",
         "joins a node to itself",
         "edges[9]",
         "edge children_in_care -> children_in_care",
@@ -222,8 +222,8 @@ BROKEN = [
         id="unreachable_node",
     ),
     pytest.param(
-        "  - {from: care_leavers, to: closure, kind: exit}",
-        "  - {from: care_leavers, to: children_in_care, kind: step_up}",
+        "  - {from: care_leavers, to: closure, kind: exit, reference: t}",
+        "  - {from: care_leavers, to: children_in_care, kind: step_up, reference: t}",
         "is a level-4 node with no way down",
         "nodes[5]",
         "node care_leavers",
@@ -231,9 +231,9 @@ BROKEN = [
         id="level_4_node_with_no_way_down",
     ),
     pytest.param(
-        "  - {from: children_in_care, to: closure, kind: exit}",
-        "  - {from: children_in_care, to: closure, kind: exit}\n"
-        "  - {from: care_leavers, to: front_door, kind: route}",
+        "  - {from: children_in_care, to: closure, kind: exit, reference: t}",
+        "  - {from: children_in_care, to: closure, kind: exit, reference: t}\n"
+        "  - {from: care_leavers, to: front_door, kind: route, reference: t}",
         "is forbidden (forbidden[0]): adults are not referred to this Front Door",
         "edges[10]",
         "edge care_leavers -> front_door",
@@ -251,27 +251,28 @@ BROKEN = [
         id="transition_ages_do_not_follow_on",
     ),
     pytest.param(
-        "{from: child_protection_plan, to: team_around_the_family, kind: step_down}",
-        "{from: child_protection_plan, to: team_around_the_family, kind: step_up}",
+        "{from: child_protection_plan, to: team_around_the_family, kind: step_down, reference: t}",
+        "{from: child_protection_plan, to: team_around_the_family, kind: step_up, reference: t}",
         "is step_up but goes down a level (4 -> 2)",
         "edges[5].kind",
         "edge child_protection_plan -> team_around_the_family",
-        "to: team_around_the_family, kind: step_up}\n  - {from: child_protection_plan, to: chi",
+        "to: team_around_the_family, kind: step_up, reference: t}\n"
+        "  - {from: child_protection_plan, to: chi",
         id="step_up_goes_down_a_level",
     ),
     pytest.param(
-        "{from: team_around_the_family, to: child_protection_plan, kind: step_up}",
-        "{from: team_around_the_family, to: child_protection_plan, kind: step_down}",
+        "{from: team_around_the_family, to: child_protection_plan, kind: step_up, reference: t}",
+        "{from: team_around_the_family, to: child_protection_plan, kind: step_down, reference: t}",
         "is step_down but goes up a level (2 -> 4)",
         "edges[4].kind",
         "edge team_around_the_family -> child_protection_plan",
-        "to: child_protection_plan, kind: step_down}",
+        "to: child_protection_plan, kind: step_down, reference: t}",
         id="step_down_goes_up_a_level",
     ),
     pytest.param(
-        "  - {from: care_leavers, to: closure, kind: exit}",
-        "  - {from: care_leavers, to: closure, kind: exit}\n"
-        "  - {from: care_leavers, to: children_in_care, kind: step_down}",
+        "  - {from: care_leavers, to: closure, kind: exit, reference: t}",
+        "  - {from: care_leavers, to: closure, kind: exit, reference: t}\n"
+        "  - {from: care_leavers, to: children_in_care, kind: step_down, reference: t}",
         "is reached by a step_down but has none onward",
         "nodes[4]",
         "node children_in_care",
@@ -279,10 +280,10 @@ BROKEN = [
         id="step_downs_stop_short_of_universal_services_or_closure",
     ),
     pytest.param(
-        "  - {from: care_leavers, to: closure, kind: exit}",
-        "  - {from: care_leavers, to: closure, kind: exit}\n"
-        "  - {from: child_protection_plan, to: care_leavers, kind: step_down}\n"
-        "  - {from: care_leavers, to: child_protection_plan, kind: step_down}",
+        "  - {from: care_leavers, to: closure, kind: exit, reference: t}",
+        "  - {from: care_leavers, to: closure, kind: exit, reference: t}\n"
+        "  - {from: child_protection_plan, to: care_leavers, kind: step_down, reference: t}\n"
+        "  - {from: care_leavers, to: child_protection_plan, kind: step_down, reference: t}",
         "is on a cycle of step_down edges among child_protection_plan, care_leavers",
         "nodes[3]",
         "node child_protection_plan",
@@ -347,7 +348,10 @@ def test_unknown_node_in_edge_lists_the_offending_id_and_the_valid_ids(tmp_path:
 
 
 def test_file_that_is_not_yaml_is_refused_with_its_line(tmp_path: Path) -> None:
-    text = edited("  - {from: care_leavers, to: closure, kind: exit}", "  - {from: care_leavers, [")
+    text = edited(
+        "  - {from: care_leavers, to: closure, kind: exit, reference: t}",
+        "  - {from: care_leavers, [",
+    )
 
     (problem,) = refused(write(tmp_path, text))
 
@@ -361,12 +365,72 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
     assert "cannot be read" in problem.message
 
 
-def test_pathway_without_closure_is_refused(tmp_path: Path) -> None:
-    """Step-downs must end at universal_services or closure, so both nodes must exist."""
-    problems = refused(write(tmp_path, MINI.replace("closure", "case_closed")))
+def test_pathway_without_a_ground_node_is_refused(tmp_path: Path) -> None:
+    """Step-downs must end at a node marked `ground: true`, so there must be one."""
+    problems = refused(write(tmp_path, MINI.replace(", ground: true", "")))
 
-    problem = the_problem(problems, "has no node closure")
-    assert (problem.location, problem.subject) == ("nodes", "node closure")
+    problem = the_problem(problems, "has no node marked `ground: true`")
+    assert (problem.location, problem.subject, problem.line) == ("nodes", None, 2)
+
+
+def test_ground_nodes_are_whatever_the_file_marks(tmp_path: Path) -> None:
+    """No node id is special to the code: renamed ground nodes load, and are the ground."""
+    text = MINI.replace("closure", "case_closed").replace("universal_services", "level_one")
+
+    graph = load_pathway(write(tmp_path, text))
+
+    assert graph.ground == ("level_one", "case_closed")
+
+
+def test_a_step_down_walk_must_end_at_a_ground_node(tmp_path: Path) -> None:
+    """Unmark universal services: the step-downs into it now stop short of the ground."""
+    text = MINI.replace(
+        "max_years: 19, unborn: true}, ground: true}", "max_years: 19, unborn: true}}"
+    )
+
+    problem = the_problem(refused(write(tmp_path, text)), "is reached by a step_down")
+
+    assert problem.subject == "node universal_services"
+    assert problem.message.endswith("not at a ground node (closure)")
+
+
+def test_an_edge_without_a_reference_is_refused(tmp_path: Path) -> None:
+    text = edited(
+        "{from: front_door, to: universal_services, kind: route, reference: t}",
+        "{from: front_door, to: universal_services, kind: route}",
+    )
+
+    problem = the_problem(refused(write(tmp_path, text)), "Field required")
+
+    assert problem.location == "edges[0].reference"
+    assert problem.subject == "edge front_door -> universal_services"
+
+
+def test_kent_cites_every_edge_or_calls_it_a_local_choice(pathway: PathwayGraph) -> None:
+    """Each reference names a source of the guidance or says `local choice:`."""
+    sources = (
+        "Kent children's services plans",
+        "Kent Support Levels Guidance",
+        "Kent Front Door procedures",
+        "DfE Children in Need census",
+        "Working Together to Safeguard Children",
+    )
+    references = [(str(e), e.reference) for e in pathway.edges]
+    references += [(str(f), f.reference) for f in pathway.forbidden]
+    for move, reference in references:
+        assert reference.startswith((*sources, "local choice: ")), move
+    assert pathway.forbidden[0].reference.startswith("Kent children's services plans")
+
+
+def test_no_kent_node_id_is_written_in_the_pathway_code(pathway: PathwayGraph) -> None:
+    """The pathway package knows kinds and levels, never a council's node ids."""
+    package = REPO / "triage" / "pathway"
+    sources = {path.name: path.read_text(encoding="utf-8") for path in package.glob("*.py")}
+    assert {"model.py", "graph.py", "_checks.py", "drawing.py"} <= set(sources)
+
+    for node in pathway.nodes:
+        for name, text in sources.items():
+            assert not re.search(rf"\b{node.id}\b", text), f"{node.id} appears in {name}"
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
@@ -588,8 +652,8 @@ def test_kent_has_no_unmatched_step_ups(pathway: PathwayGraph) -> None:
 
 def test_step_up_with_no_step_down_back_is_unmatched(tmp_path: Path) -> None:
     text = edited(
-        "{from: child_protection_plan, to: team_around_the_family, kind: step_down}",
-        "{from: child_protection_plan, to: closure, kind: exit}",
+        "{from: child_protection_plan, to: team_around_the_family, kind: step_down, reference: t}",
+        "{from: child_protection_plan, to: closure, kind: exit, reference: t}",
     )
 
     graph = load_pathway(write(tmp_path, text))
@@ -639,127 +703,6 @@ def test_kent_forbidden_edges_are_never_edges(pathway: PathwayGraph) -> None:
     assert pathway.forbidden
     for forbidden in pathway.forbidden:
         assert pathway.edge(forbidden.source, forbidden.target) is None
-
-
-# --- Pictures -------------------------------------------------------------------------------
-
-
-def test_dot_labels_every_edge_with_its_kind(pathway: PathwayGraph) -> None:
-    lines = pathway.to_dot().splitlines()
-
-    for edge in pathway.edges:
-        start = f'"{edge.source}" -> "{edge.target}" ['
-        (line,) = [line for line in lines if line.strip().startswith(start)]
-        assert f'label="{edge.kind.value}"' in line
-        assert f'class="{edge.kind.value}"' in line
-    (forbidden,) = [
-        line for line in lines if '"camhs_inpatient" -> "adult_psychiatric_ward"' in line
-    ]
-    assert 'label="forbidden"' in forbidden
-
-
-def test_mermaid_labels_every_edge_with_its_kind(pathway: PathwayGraph) -> None:
-    lines = pathway.to_mermaid().splitlines()
-    arrows = {"step_up": "==>", "step_down": "-.->"}
-
-    for edge in pathway.edges:
-        arrow = arrows.get(edge.kind.value, "-->")
-        assert f"  {edge.source} {arrow}|{edge.kind.value}| {edge.target}" in lines
-    assert "  camhs_inpatient --x|forbidden| adult_psychiatric_ward" in lines
-
-
-def test_step_ups_and_step_downs_are_styled_differently(pathway: PathwayGraph) -> None:
-    dot = pathway.to_dot()
-    step_up = next(line for line in dot.splitlines() if 'class="step_up"' in line)
-    step_down = next(line for line in dot.splitlines() if 'class="step_down"' in line)
-
-    assert 'style="dashed"' in step_down
-    assert "style=" not in step_up
-    assert re.search(r'color="(#\w+)"', step_up) != re.search(r'color="(#\w+)"', step_down)
-
-
-def test_levels_are_bands(pathway: PathwayGraph) -> None:
-    """Each level is a dot cluster and a Mermaid subgraph holding exactly that level's nodes."""
-    dot = pathway.to_dot()
-    mermaid = pathway.to_mermaid()
-
-    for level in (1, 2, 3, 4):
-        expected = {node.id for node in pathway.nodes if node.level == level}
-        cluster = re.search(rf'subgraph "cluster_level_{level}" {{\n(.*?)\n  }}', dot, re.DOTALL)
-        assert cluster is not None
-        assert set(re.findall(r'^    "([a-z0-9_]+)" \[', cluster.group(1), re.M)) == expected
-        band = re.search(rf"subgraph band_level_{level}\[.*?\n(.*?)\n  end", mermaid, re.DOTALL)
-        assert band is not None
-        assert set(re.findall(r"^    ([a-z0-9_]+)\W", band.group(1), re.M)) == expected
-
-
-def test_highlighted_path_is_drawn_bold_and_coloured(pathway: PathwayGraph) -> None:
-    journey = ("front_door", "strategy_discussion", "child_protection_plan", "child_in_need_plan")
-    pairs = set(pairwise(journey))
-
-    dot = pathway.to_dot(journey).splitlines()
-    for edge in pathway.edges:
-        (line,) = [x for x in dot if x.strip().startswith(f'"{edge.source}" -> "{edge.target}" [')]
-        on_path = (edge.source, edge.target) in pairs
-        assert ("penwidth=4" in line and HIGHLIGHT_COLOUR in line) is on_path
-
-    mermaid = pathway.to_mermaid(journey).splitlines()
-    positions = [i for i, e in enumerate(pathway.edges) if (e.source, e.target) in pairs]
-    expected = f"  linkStyle {','.join(map(str, positions))} stroke:{HIGHLIGHT_COLOUR}"
-    assert any(line.startswith(expected) for line in mermaid)
-    assert f"  class {','.join(sorted(journey))} highlight" in mermaid
-
-
-def test_highlight_must_follow_the_edges(pathway: PathwayGraph) -> None:
-    with pytest.raises(UsageError, match="cannot highlight front_door -> closure"):
-        pathway.to_mermaid(["front_door", "closure"])
-    with pytest.raises(UsageError, match="'nowhere' is not a node"):
-        pathway.to_dot(["nowhere"])
-
-
-@NEEDS_DOT
-def test_render_svg_is_an_svg_document(pathway: PathwayGraph) -> None:
-    svg = pathway.render("svg", ["front_door", "intensive_early_help"])
-
-    assert svg.lstrip().startswith(b"<?xml")
-    assert b"<svg" in svg
-    assert b'class="edge step_up"' in svg or b"step_up" in svg
-
-
-@NEEDS_DOT
-def test_render_png_is_a_png(pathway: PathwayGraph) -> None:
-    assert pathway.render("png").startswith(PNG_MAGIC)
-
-
-def test_render_without_dot_says_how_to_install_graphviz(
-    pathway: PathwayGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))  # a directory without `dot`
-
-    with pytest.raises(GraphvizMissing) as caught:
-        pathway.render("svg")
-
-    assert caught.value.code == "graphviz_missing"
-    assert "apt-get install graphviz" in caught.value.message
-    assert "brew install graphviz" in caught.value.message
-
-
-def test_render_when_dot_fails_says_why(
-    pathway: PathwayGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A `dot` that cannot write the format (a partial install) is reported with its words."""
-    fake = tmp_path / "dot"
-    fake.write_text("#!/bin/sh\necho 'Format: \"png\" not recognized.' >&2\nexit 1\n")
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", str(tmp_path))
-
-    with pytest.raises(GraphvizMissing, match=r"exit status 1 \(Format: \"png\" not recognized"):
-        pathway.render("png")
-
-
-def test_render_refuses_a_text_format(pathway: PathwayGraph) -> None:
-    with pytest.raises(UsageError, match="valid values: svg, png"):
-        pathway.render("gif")  # type: ignore[arg-type]
 
 
 def test_pathway_model_is_frozen_and_rejects_unknown_keys() -> None:

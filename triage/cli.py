@@ -644,16 +644,46 @@ def _replay_with_progress(
     help="Pathway file. Default: the bundled Kent pathway.",
 )
 @click.option(
+    "--view",
+    type=click.Choice(["whole", "routes", "ladder", "exits", "service"]),
+    default=None,
+    help="One question per picture: the whole pathway (default); where the entry sends a "
+    "referral; step-ups and step-downs; age transitions and exits; one node (--node).",
+)
+@click.option(
+    "--node",
+    default=None,
+    metavar="NODE",
+    help="The service view of NODE: what leads in, and where it can go.",
+)
+@click.option(
     "--highlight",
     default="",
     metavar="A,B,C",
     help="Draw this path bold and coloured: node ids in order, each pair an edge.",
 )
+@click.option(
+    "--journey",
+    "journey_file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Draw one child's journey: FILE holds journey events (JSON Lines), decided as "
+    "`triage journey --batch` decides them; give the child with --child.",
+)
+@click.option("--child", default=None, metavar="ID", help="The child whose --journey to draw.")
 @_rules_option
 def graph(
-    fmt: str, out: Path | None, pathway_file: Path | None, highlight: str, rules_dir: Path | None
+    fmt: str,
+    out: Path | None,
+    pathway_file: Path | None,
+    view: str | None,
+    node: str | None,
+    highlight: str,
+    journey_file: IO[str] | None,
+    child: str | None,
+    rules_dir: Path | None,
 ) -> None:
-    """Draw the pathway graph: levels as bands, every edge labelled with its kind.
+    """Draw the pathway graph: levels as rows, edge kinds by style, with a legend.
 
     The pathway is checked against the rulebook (--rules, default the bundled one) first. Without
     --out the picture goes to standard output, png only when that is not a terminal.
@@ -661,22 +691,45 @@ def graph(
     # Imported here so that this command stays one self-contained block of this file.
     from typing import cast
 
-    from triage.drawing import Format
     from triage.errors import UsageError
-    from triage.pathway import load_pathway
+    from triage.journey import Journeys, TransitionDecision, decide_child
+    from triage.pathway import drawing, load_pathway
+    from triage.pathway.drawing import Format
 
     stdout = sys.stdout.buffer
     if out is None and fmt == "png" and stdout.isatty():
         raise UsageError("png is binary: give --out FILE or redirect standard output")
+    if (journey_file is None) != (child is None):
+        raise UsageError("--journey FILE and --child ID go together")
+    if journey_file is not None and (view or node or highlight):
+        raise UsageError("a --journey is its own picture: leave out --view, --node, --highlight")
+    chosen = cast(drawing.View, view or ("service" if node else "whole"))
+    if node is not None and chosen != "service":
+        raise UsageError(f"--node draws the service view, not --view {view}")
     rulebook = _rulebook(rules_dir)
     path = tuple(part.strip() for part in highlight.split(",") if part.strip())
     pathway = load_pathway(pathway_file, rulebook=rulebook)
+    steps: tuple[TransitionDecision, ...] = ()
+    if journey_file is not None and child is not None:
+        journeys = Journeys(rulebook, pathway)
+        events = [journeys.validate(text) for _, text in _lines(journey_file)]
+        steps = decide_child(journeys, events, child)
+        if not steps:
+            raise UsageError(f"no event in {_name(journey_file)} is about the --child given")
     if fmt == "mermaid":
-        data = pathway.to_mermaid(path).encode("utf-8")
-    elif fmt == "dot":
-        data = pathway.to_dot(path).encode("utf-8")
+        mermaid = (
+            drawing.journey_mermaid(pathway, steps)
+            if steps
+            else drawing.to_mermaid(pathway, path, view=chosen, node=node)
+        )
+        data = mermaid.encode("utf-8")
     else:
-        data = pathway.render(cast(Format, fmt), path)
+        dot = (
+            drawing.journey_dot(pathway, steps)
+            if steps
+            else drawing.to_dot(pathway, path, view=chosen, node=node)
+        )
+        data = dot.encode("utf-8") if fmt == "dot" else drawing.render(dot, cast(Format, fmt))
     if out is None:
         stdout.write(data)
         stdout.flush()

@@ -22,6 +22,7 @@ from triage.decision import Decision
 from triage.engine import FrontDoor
 from triage.errors import GraphvizMissing
 from triage.journey import Journeys
+from triage.pathway import drawing
 from triage.report import kpi_report, render_table, write_html
 from triage.simulation import simulate, simulate_journeys
 
@@ -127,10 +128,10 @@ def _picture(journeys: Journeys, folder: Path) -> Path:
     if shutil.which("dot") is not None:
         target = folder / "pathway.svg"
         try:
-            target.write_bytes(journeys.pathway.render("svg"))
+            target.write_bytes(drawing.render(drawing.to_dot(journeys.pathway), "svg"))
             return target
         except GraphvizMissing:  # a dot that cannot draw: fall back to the text form
             pass
     target = folder / "pathway.mmd"
-    target.write_text(journeys.pathway.to_mermaid(), encoding="utf-8")
+    target.write_text(drawing.to_mermaid(journeys.pathway), encoding="utf-8")
     return target

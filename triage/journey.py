@@ -12,7 +12,7 @@ child stays where it is: a journey never moves a child lower by default.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -233,6 +233,7 @@ class Journeys:
         assert proposed is None or isinstance(proposed, StepOutcome)
         if event.override is not None:
             target, kind, closure = self._overridden(event, proposed)
+            _override_fits_age(self.pathway, event, self._next(event.service))
             reasons.insert(
                 0, f"Overridden by {event.decided_by or 'a practitioner'}: {event.override.reason}"
             )
@@ -333,3 +334,36 @@ class Journeys:
             proposed.closure_reason if proposed is not None and proposed.to == target else None
         )
         return target, kind, closure
+
+
+def _override_fits_age(
+    pathway: PathwayGraph, event: JourneyEvent, allowed: tuple[str, ...]
+) -> None:
+    """An override may leave the edges, but never move a child to a node that does not serve
+    its age (an 11-year-old to adult services, an unborn child to youth justice)."""
+    assert event.override is not None
+    target = pathway.node(event.override.to)
+    age = (
+        None
+        if event.date_of_birth is None
+        else age_in_years(event.date_of_birth, event.occurred_at.date())
+    )
+    if not target.age_range.serves(age):
+        # The child's age stays out of the message: only the node's range is named.
+        raise MoveRefused(
+            event.service,
+            target.id,
+            f"{target.id} serves ages {target.age_range}, which do not include the child's age "
+            "on the event date, even by override",
+            allowed,
+        )
+
+
+def decide_child(
+    journeys: Journeys, events: Iterable[JourneyEvent], child_id: str
+) -> tuple[TransitionDecision, ...]:
+    """Decide one child's journey events in the order they happened (file order for ties)."""
+    mine = sorted(
+        (event for event in events if event.child_id == child_id), key=lambda e: e.occurred_at
+    )
+    return tuple(journeys.decide(event) for event in mine)

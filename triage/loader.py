@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from triage.errors import Problem, RulebookInvalid, RulebookNotFound
+from triage.errors import PathwayInvalid, Problem, RulebookInvalid, RulebookNotFound
 from triage.referral import field_path
 from triage.rulebook import Rulebook
 
@@ -40,6 +40,17 @@ def bundled_rules_dir(name: str = "kent") -> Path:
             return candidate
     raise RulebookNotFound(
         f"bundled rulebook {name!r}", "it is not installed with this copy of triage"
+    )
+
+
+def bundled_pathway_file(name: str = "kent") -> Path:
+    """The pathway file shipped with the library (wheel or source checkout)."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_bundled" / "pathways", package.parent / "pathways"):
+        if (candidate / f"{name}.yaml").is_file():
+            return candidate / f"{name}.yaml"
+    raise PathwayInvalid(
+        [Problem("", "is not installed with this copy of triage")], f"bundled pathway {name!r}"
     )
 
 
