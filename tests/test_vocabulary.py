@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from triage import FrontDoor, Rulebook, load_rulebook
 from triage.cli import cli
 from triage.errors import TriageError
+from triage.journey import Journeys
 from triage.rulebook import LOCAL_CHOICE, DatedReference, Indicator, cite, edition_gaps
 
 from .conftest import concerns, make_referral
@@ -382,3 +383,33 @@ def test_a_rulebook_with_a_gap_between_editions_is_refused(edited_rules: EditRul
     with pytest.raises(TriageError) as raised:
         load_rulebook(rules_dir)
     assert "does not start the day after" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "edition", "other"),
+    [
+        ("2023-12-14T10:00:00+00:00", WT_2018, WT_2023),
+        ("2023-12-15T10:00:00+00:00", WT_2023, WT_2018),
+    ],
+)
+def test_a_step_rule_cites_the_edition_in_force_on_the_event(
+    kent: Rulebook, occurred_at: str, edition: str, other: str
+) -> None:
+    """Escalating concerns on a child in need plan: the step rule's Working Together citation
+    is the edition in force on the day of the review."""
+    journeys = Journeys(kent, engine="reference")
+    decision = journeys.decide(
+        {
+            "event_id": "E-TEST-1",
+            "child_id": "C-TEST-1",
+            "occurred_at": occurred_at,
+            "event": "review",
+            "service": "child_in_need_plan",
+            "date_of_birth": "2015-01-01",
+            "findings": ["concerns_escalated"],
+        }
+    )
+    (reason,) = decision.reasons
+    assert reason.endswith("[rule step_up_child_in_need_significant_harm]")
+    assert edition in reason
+    assert other not in reason
