@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from triage.decision import Decision
 from triage.evaluator import ReferenceEvaluator, holds, selected, specialise
 from triage.facts import ChildFacts, age_in_years, child_facts
 from triage.referral import Referral
-from triage.rulebook import Rule
+from triage.rulebook import Rule, cite, concern_words
 
 from .strategies import referrals
 
@@ -81,16 +82,17 @@ def test_flat_facts_count_what_each_concern_filter_selects(
         assert fact["step_up"] == (facts.open_level is not None and facts.open_level < 3)
 
 
-def _reason(door: FrontDoor, rule: Rule, facts: ChildFacts) -> str:
-    """The reason sentence as first written: labels of the concerns each filter selects."""
+def _reason(door: FrontDoor, rule: Rule, facts: ChildFacts, as_of: date) -> str:
+    """The reason sentence as first written: labels of the concerns each filter selects (with
+    their local choices), and the rule's source in force on the as-of date."""
     labels: dict[str, None] = {}
     for concern_filter in concern_filters(rule.when):
         for concern in facts.concerns:
             if selected(concern, concern_filter):
                 indicator = door.rulebook.indicator_by_id[concern.indicator]
-                labels.setdefault(indicator.label.lower(), None)
+                labels.setdefault(concern_words(indicator), None)
     matched = f": {'; '.join(labels)}" if labels else ""
-    return f"{rule.title}{matched}. Source: {rule.reference} [rule {rule.id}]"
+    return f"{rule.title}{matched}. Source: {cite(rule, as_of)} [rule {rule.id}]"
 
 
 @settings(max_examples=300)
@@ -103,14 +105,14 @@ def test_decisions_built_without_validation_equal_validated_ones(
     decisions = reference.route(referral)
     settled = reference._outcomes(reference.validate(referral), None)  # what-if's shortcut
     assert settled == tuple((d.level, d.route, d.flags) for d in decisions)
-    for decision, (facts, _) in zip(decisions, _children(reference, referral), strict=True):
+    for decision, (facts, as_of) in zip(decisions, _children(reference, referral), strict=True):
         again = Decision.model_validate(decision.model_dump())
         assert again == decision
         assert again.model_fields_set == decision.model_fields_set
         assert Decision.model_validate_json(decision.model_dump_json()) == decision
         rules = [reference.rulebook.rule_by_id[rule_id] for rule_id in decision.rules_fired]
         given_reasons = decision.reasons[len(decision.reasons) - len(rules) :]
-        assert list(given_reasons) == [_reason(reference, rule, facts) for rule in rules]
+        assert list(given_reasons) == [_reason(reference, rule, facts, as_of) for rule in rules]
 
 
 def test_record_bodies_are_the_canonical_json_of_the_record(

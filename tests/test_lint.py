@@ -50,14 +50,15 @@ def test_a_concern_filter_that_admits_no_indicator_can_never_fire(
 def test_a_count_above_what_the_vocabulary_supplies_can_never_fire(
     edited_rules: EditRules,
 ) -> None:
-    """`min: 999` level-2 indicators cannot be met: the vocabulary has 20."""
+    """`min: 999` level-2 indicators cannot be met: the vocabulary has 49 (20 in 1.0.0, 29 added
+    in 1.1.0)."""
     findings = _lint(
         edited_rules,
         ("rules.yaml", "- concerns: {level: 2, min: 3}", "- concerns: {level: 2, min: 999}"),
     )
     finding = _only_about(findings, "accumulated_level_2_needs")
     assert finding.severity == "error"
-    assert "asks for 999 distinct indicators but the filter admits 20" in finding.message
+    assert "asks for 999 distinct indicators but the filter admits 49" in finding.message
 
 
 def test_a_domain_count_above_the_three_domains_can_never_fire(edited_rules: EditRules) -> None:
@@ -214,7 +215,8 @@ def test_a_declared_route_no_rule_produces_is_a_warning(edited_rules: EditRules)
 
 
 def test_an_indicator_no_rule_reads_is_a_warning(edited_rules: EditRules) -> None:
-    """Level-1 rule limited to two domains: adequate_housing is read by no rule."""
+    """Level-1 rule limited to two domains: the level-1 family and environment indicators
+    (adequate_housing and, since 1.1.0, three more) are read by no rule."""
     findings = _lint(
         edited_rules,
         (
@@ -223,6 +225,12 @@ def test_an_indicator_no_rule_reads_is_a_warning(edited_rules: EditRules) -> Non
             "when: {concerns: {level: 1, domain: [child_development, parenting_capacity]}}",
         ),
     )
-    finding = _only_about(findings, "indicators")
-    assert finding.severity == "warning"
-    assert finding.message == "no rule reads indicator adequate_housing"
+    unread = (
+        "adequate_housing",
+        "positive_relationships_with_parents",
+        "positive_relationships_with_siblings_and_peers",
+        "family_support_network",
+    )
+    assert sorted(str(f) for f in findings) == sorted(
+        f"warning: indicators: no rule reads indicator {i}" for i in unread
+    )

@@ -32,7 +32,7 @@ from triage.errors import InputNotJson, ReferralInvalid, TriageError, UsageError
 from triage.lint import lint_rulebook
 from triage.loader import bundled_rules_dir, load_rulebook
 from triage.referral import Referral
-from triage.rulebook import Rulebook
+from triage.rulebook import LOCAL_CHOICE, Rulebook
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -286,11 +286,14 @@ def vocabulary(as_json: bool, rules_dir: Path | None) -> None:
         click.echo(json.dumps([i.model_dump(mode="json") for i in rulebook.indicators], indent=2))
         return
     width = max(len(i.id) for i in rulebook.indicators)
-    click.echo(f"{'indicator':<{width}}  level  {'domain':<22}  {'census':<8}  label")
+    codes = max(8, *(len(",".join(i.census_factors)) for i in rulebook.indicators))
+    click.echo(f"{'indicator':<{width}}  level  {'domain':<22}  {'census':<{codes}}  label")
     for i in sorted(rulebook.indicators, key=lambda i: (i.level, i.id)):
+        # The level is this rulebook's own where it says so, never passed off as the guidance's.
+        choice = "" if i.local_choice is None else f" [{LOCAL_CHOICE}: {i.local_choice}]"
         click.echo(
             f"{i.id:<{width}}  {i.level:<5}  {i.domain.value:<22}  "
-            f"{','.join(i.census_factors):<8}  {i.label}"
+            f"{','.join(i.census_factors):<{codes}}  {i.label}{choice}"
         )
 
 

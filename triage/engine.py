@@ -27,12 +27,15 @@ from triage.loader import load_rulebook
 from triage.referral import About, Child, Referral, parse_referral
 from triage.rulebook import (
     CURRENT_SERVICE,
+    LOCAL_CHOICE,
     MANUAL_REVIEW,
     LevelOutcome,
     RouteOutcome,
     Rule,
     Rulebook,
     Timescale,
+    cite,
+    concern_words,
 )
 from triage.workdays import add_working_days
 
@@ -77,10 +80,13 @@ class _ReasonText:
     (indicator, about) pairs once; the text is what `selected` over the facts gave before."""
 
     def __init__(self, rule: Rule, rulebook: Rulebook) -> None:
-        self.suffix = f". Source: {rule.reference} [rule {rule.id}]"
+        self.rule = rule
+        # A plain reference cites the same text on every date; dated editions are cited per
+        # as-of date (`cite`), and so are part of the cache key below.
+        self.fixed = isinstance(rule.reference, str)
+        self.suffix = f". Source: {cite(rule, date.min)} [rule {rule.id}]"
         self.title = rule.title
-        self.plain = f"{rule.title}{self.suffix}"
-        self.labels = {i.id: i.label.lower() for i in rulebook.indicators}
+        self.labels = {i.id: concern_words(i) for i in rulebook.indicators}
         self.filters = tuple(
             frozenset(
                 (i.id, about.value)
@@ -91,27 +97,33 @@ class _ReasonText:
             for f in concern_filters(rule.when)
         )
         # The text per distinct set of concerns: it depends on nothing else.
-        self.known: dict[tuple[ConcernFact, ...], str] = {}
+        self.known: dict[tuple[tuple[ConcernFact, ...], str | None], str] = {}
 
-    def __call__(self, facts: ChildFacts) -> str:
+    def __call__(self, facts: ChildFacts, as_of: date) -> str:
+        suffix = (
+            self.suffix
+            if self.fixed
+            else f". Source: {cite(self.rule, as_of)} [rule {self.rule.id}]"
+        )
         if not self.filters or not facts.concerns:
-            return self.plain
-        text = self.known.get(facts.concerns)
+            return f"{self.title}{suffix}"
+        key = (facts.concerns, None if self.fixed else suffix)
+        text = self.known.get(key)
         if text is None:
             if len(self.known) >= _CACHED_TEXTS:
                 self.known.clear()
-            text = self.known[facts.concerns] = self._text(facts)
+            text = self.known[key] = self._text(facts, suffix)
         return text
 
-    def _text(self, facts: ChildFacts) -> str:
+    def _text(self, facts: ChildFacts, suffix: str) -> str:
         labels: dict[str, None] = {}
         for pairs in self.filters:
             for concern in facts.concerns:
                 if (concern.indicator, concern.about) in pairs:
                     labels.setdefault(self.labels[concern.indicator], None)
         if not labels:
-            return self.plain
-        return f"{self.title}: {'; '.join(labels)}{self.suffix}"
+            return f"{self.title}{suffix}"
+        return f"{self.title}: {'; '.join(labels)}{suffix}"
 
 
 def make_evaluator(engine: EngineName | str, rulebook: Rulebook) -> Evaluator:
@@ -347,7 +359,7 @@ class FrontDoor:
                 "urgency": urgency,
                 "due_by": due_by,
                 "rules_fired": fired,
-                "reasons": (*extra_reasons, *(reasons[rule_id](facts) for rule_id in fired)),
+                "reasons": (*extra_reasons, *(reasons[rule_id](facts, as_of) for rule_id in fired)),
                 "flags": flags,
                 "as_of": as_of,
                 "engine": self._engine,
@@ -379,6 +391,8 @@ class FrontDoor:
         )
         timescale = self.rulebook.timescale(decision.urgency, decision.as_of)
         when = timescale.label if timescale else decision.urgency
+        if timescale is not None and timescale.local_choice is not None:
+            when = f"{when} ({LOCAL_CHOICE}: {timescale.local_choice})"
         lines = [
             f"Child {decision.child_id}, referral {decision.referral_id}",
             f"  Level of need: {level}",

@@ -29,7 +29,7 @@ from triage.facts import JourneyFacts, age_in_years
 from triage.loader import load_rulebook
 from triage.pathway import EdgeKind, PathwayGraph, load_pathway
 from triage.referral import ChildFlag, Consent, Identifier, parse_problems
-from triage.rulebook import Rule, Rulebook, StepOutcome, TransitionKind
+from triage.rulebook import Rule, Rulebook, StepOutcome, TransitionKind, cite
 
 _log = structlog.get_logger("triage")
 _EVENTS = {
@@ -227,7 +227,7 @@ class Journeys:
             fired, manual = [], True
         winner = max(fired, key=lambda r: r.priority, default=None)
         reasons = [
-            f"{r.title}. Source: {r.reference} [rule {r.id}]" for r in ([winner] if winner else [])
+            f"{r.title}. Source: {cite(r, on)} [rule {r.id}]" for r in ([winner] if winner else [])
         ]
         proposed = winner.then if winner is not None else None
         assert proposed is None or isinstance(proposed, StepOutcome)
