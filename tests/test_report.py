@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import markupsafe
 import pytest
 
 from triage import FrontDoor, load_rulebook
@@ -54,6 +56,7 @@ from triage.errors import LogError, UsageError
 from triage.journey import Journeys
 from triage.report import (
     NEEDS_POPULATION,
+    NOT_MEASURABLE,
     KpiReport,
     kpi_report,
     render_table,
@@ -439,10 +442,10 @@ def test_closures_stepped_down_to_early_help(march: KpiReport) -> None:
     assert (figure.numerator, figure.denominator, figure.value) == (2, 5, 40.0)
     assert counts(march, "closures_stepped_down_to_early_help") == {
         "early_help": (2, 40.0),
-        "universal_services": (1, 20.0),
+        "universal": (1, 20.0),
         "closed": (2, 40.0),
     }
-    assert figure.notes == ("1 of the 2 step-down(s) to early help carry RC9.",)
+    assert figure.notes == ("1 of the 2 step-downs to early help carries RC9.",)
 
 
 def test_teams_around_the_family_open_12_months_or_less(march: KpiReport) -> None:
@@ -457,7 +460,7 @@ def test_teams_around_the_family_open_12_months_or_less(march: KpiReport) -> Non
         "unknown": (1, None),
     }
     assert figure.notes == (
-        "1 record(s) without a usable service_since are counted as unknown and left out of "
+        "1 record without a usable service_since is counted as unknown and left out of "
         "the percentage.",
     )
 
@@ -467,7 +470,7 @@ def test_re_referrals_within_12_months(march: KpiReport) -> None:
     # and A (R6, referred 2026-03-02) = 2 children. 2 / 7 = 28.57% -> 28.6%.
     figure = march.figure("re_referrals_within_12_months")
     assert (figure.numerator, figure.denominator, figure.value) == (2, 7, 28.6)
-    assert figure.notes == ("2 of 8 decision(s) carry the flag.",)
+    assert figure.notes == ("2 of 8 decisions carry the flag.",)
 
 
 def test_decisions_within_one_working_day(march: KpiReport) -> None:
@@ -495,7 +498,8 @@ def test_contact_assessment_plan_funnel(march: KpiReport) -> None:
     }
     assert figure.value == 28.6
     assert len(figure.notes) == 1
-    assert figure.notes[0].startswith("1 child(ren) moved onto a plan")
+    assert figure.notes[0].startswith("1 child moved onto a plan")
+    assert figure.notes[0].endswith("is not in the funnel.")
 
 
 def test_the_period_filter_is_inclusive_and_optional(log_path: Path) -> None:
@@ -530,13 +534,33 @@ def test_late_and_early_records_are_noted_on_a_json_lines_log(tmp_path: Path) ->
         patch.setattr("triage.audit.log.now_utc", lambda: at(16, month=4))
         log.route(door, late)
     figure = kpi_report(path).figure("decided_within_1_working_day")
-    # The early one is left out; the late one is later than one working day: 0 of 1 = 0%.
-    assert (figure.numerator, figure.denominator, figure.value) == (0, 1, 0.0)
+    # The early one is left out; the late one is the only one left, and more than half (1 of
+    # 1) were recorded over 30 days after receipt: not a red 0%, but not measurable.
+    assert (figure.numerator, figure.denominator, figure.value) == (None, 1, None)
+    assert figure.value_text == NOT_MEASURABLE == "not measurable on this log"
+    assert counts(kpi_report(path), "decided_within_1_working_day")["later"] == (1, 100.0)
     assert figure.notes == (
-        "1 decision(s) recorded before the referral's received_at (a clock error or a "
-        "back-dated referral) are left out.",
-        "1 decision(s) were recorded more than 30 days after receipt: the log was probably "
-        "written after the fact, so this figure says little.",
+        "1 decision recorded before the referral's received_at (a clock error or a "
+        "back-dated referral) is left out.",
+        "1 of 2 decisions was recorded more than 30 days after receipt: the log was written "
+        "after the fact, so it cannot say how soon the Front Door decided.",
+    )
+
+
+def test_a_few_late_records_leave_timeliness_measured(tmp_path: Path) -> None:
+    """One decision of three recorded 45 days late is not a log written after the fact: the
+    figure stands (2 same-day of 3 = 66.7%) and the late one is noted."""
+    path = tmp_path / "decisions.jsonl"
+    door = FrontDoor(load_rulebook())
+    with pytest.MonkeyPatch.context() as patch, DecisionLog(path, key=KEY) as log:
+        for number, recorded in enumerate((at(2), at(2), at(16, month=4)), start=1):
+            patch.setattr("triage.audit.log.now_utc", lambda when=recorded: when)
+            log.route(door, make_referral(referral_id=f"R-{number}"))
+    figure = kpi_report(path).figure("decided_within_1_working_day")
+    assert (figure.numerator, figure.denominator, figure.value) == (2, 3, 66.7)
+    assert figure.notes == (
+        "1 of 3 decisions was recorded more than 30 days after receipt: those records were "
+        "probably written after the fact.",
     )
 
 
@@ -552,9 +576,8 @@ def test_every_figure_has_a_definition_and_every_output_shows_it(march: KpiRepor
 
 
 def to_html_text(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=True)
+    """Text as an autoescaping template writes it (an apostrophe is &#39;)."""
+    return str(markupsafe.escape(text))
 
 
 def test_bad_arguments_and_a_missing_log(log_path: Path, tmp_path: Path) -> None:
@@ -641,3 +664,168 @@ def test_cli_errors_exit_2(log_path: Path, tmp_path: Path) -> None:
     backwards = run("report", str(log_path), "--from", "2026-04-01", "--to", "2026-03-01")
     assert backwards.returncode == 2
     assert "after" in backwards.stderr
+
+
+# -- council data, not code ----------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_route_labels_and_groups_come_from_the_rulebook_snapshot(march: KpiReport) -> None:
+    """The route rows are the snapshot's routes, in its order, with its labels; the levels
+    carry the labels of the report section."""
+    kent = load_rulebook()
+    rows = march.figure("decisions_by_route").rows
+    assert [(row.key, row.label) for row in rows] == [(r.id, r.label) for r in kent.routes]
+    assert rows[0].label == "Universal services (information, advice and signposting)"
+    levels = [row.label for row in march.figure("decisions_by_level").rows]
+    assert levels == [
+        "Level 1 Universal",
+        "Level 2 Additional",
+        "Level 3 Intensive",
+        "Level 4 Specialist",
+    ]
+
+
+def test_another_councils_report_section_is_used_as_it_is(tmp_path: Path) -> None:
+    """A copy of Kent whose report section renames a route and counts starts of another
+    service: the report follows the data, with no code change."""
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules" / "kent", rules)
+    (rules / "rulebook.yaml").write_text(
+        (rules / "rulebook.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "label: Universal services (information, advice and signposting)", "label: Signposting"
+        ),
+        encoding="utf-8",
+    )
+    (rules / "report.yaml").write_text(
+        (rules / "report.yaml")
+        .read_text(encoding="utf-8")
+        .replace("  title: Front Door KPI report", "  title: Synthetic Council KPIs")
+        .replace(
+            "      - service: team_around_the_family\n", "      - service: single_agency_support\n"
+        ),
+        encoding="utf-8",
+    )
+    rulebook = load_rulebook(rules)
+    path = tmp_path / "decisions.jsonl"
+    with DecisionLog(path, key=KEY) as log:
+        log.route(FrontDoor(rulebook), REFERRALS[1][0])  # R2: team around the family
+    report = kpi_report(path)
+    assert report.title == "Synthetic Council KPIs"
+    assert report.figure("decisions_by_route").rows[0].label == "Signposting"
+    assert report.figure("single_agency_support_starts").numerator == 0
+    with pytest.raises(KeyError):
+        report.figure("team_around_the_family_starts")
+    assert to_html(report).count("Synthetic Council KPIs") == 2  # the title and the heading
+
+
+def test_a_log_whose_rulebook_has_no_report_section_needs_one_given(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules" / "kent", rules)
+    (rules / "report.yaml").unlink()
+    path = tmp_path / "decisions.jsonl"
+    with DecisionLog(path, key=KEY) as log:
+        log.route(FrontDoor(load_rulebook(rules)), REFERRALS[0][0])
+    with pytest.raises(UsageError, match="no report section"):
+        kpi_report(path)
+    report = kpi_report(path, rulebook=load_rulebook())  # what `--rules` does
+    assert report.figure("decisions_by_level").rows[3].count == 1
+
+
+def test_the_report_package_names_no_council() -> None:
+    """Kent's route and service ids (and the flag the report counts) are data: none appears in
+    the report's code or its template."""
+    kent = load_rulebook()
+    ids = {r.id for r in kent.routes} | {s.id for s in kent.services}
+    ids |= {"re_referral_within_12_months", "adolescent_support", "children_in_care"}
+    ids -= {"manual_review"}  # the fail-safe route every rulebook declares
+    package = REPO / "triage" / "report"
+    files = [*package.glob("*.py"), *(package / "templates").glob("*")]
+    assert len(files) >= 8
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        words = set(re.findall(r"[a-z][a-z0-9_]+", text))
+        assert not words & ids, f"{path.name} names {sorted(words & ids)}"
+        assert "Kent" not in text, path.name
+
+
+def test_no_plural_tokens_in_any_output(march: KpiReport) -> None:
+    for output in (render_table(march), to_html(march), to_json(march)):
+        assert "(s)" not in output
+        assert "(ren)" not in output
+    assert "read: 24 records; 7 referrals, 8 decisions and 13 journey moves" in render_table(march)
+
+
+def test_the_page_escapes_what_it_shows(march: KpiReport) -> None:
+    """Autoescaping: a log name with markup in it reaches the page as text."""
+    import dataclasses
+
+    page = to_html(dataclasses.replace(march, log="<b>x</b>&"))
+    assert "&lt;b&gt;x&lt;/b&gt;&amp;" in page
+    assert "<b>x</b>" not in page
+
+
+# Added to a copy of the page for the test only (the page itself has no script): the browser
+# writes what it laid out into the DOM, which --dump-dom prints.
+MEASURE = """<script>
+const width = document.documentElement.clientWidth;
+const wide = [...document.querySelectorAll("section.card")].filter(
+  (card) => card.getBoundingClientRect().right > width + 0.5).length;
+const clipped = [...document.querySelectorAll("svg")].filter((svg) => {
+  const box = svg.getBoundingClientRect(), column = svg.parentElement.getBoundingClientRect();
+  return box.right > column.right + 0.5 || box.width < 200;
+}).length;
+const asides = [...document.querySelectorAll("aside")].map((a) => a.getBoundingClientRect().width);
+document.body.dataset.measured = JSON.stringify({
+  scroll: document.documentElement.scrollWidth, width, wide, clipped,
+  narrowest_aside: Math.min(...asides)});
+</script></body>"""
+
+
+@pytest.mark.parametrize("width", [800, 1280])
+def test_the_page_fits_the_window_in_a_real_browser(
+    march: KpiReport, tmp_path: Path, width: int
+) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("needs Debian's chromium")
+    page = tmp_path / "report.html"
+    page.write_text(to_html(march).replace("</body>", MEASURE), encoding="utf-8")
+    result = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--window-size={width},2000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = re.search(r"data-measured=\"([^\"]+)\"", result.stdout)
+    assert found is not None, result.stdout[-2000:]
+    measured = json.loads(html_unescape(found.group(1)))
+    assert measured["scroll"] <= measured["width"], measured  # no sideways scrolling
+    assert measured["wide"] == 0, measured
+    assert measured["clipped"] == 0, measured
+    # A definition never collapses to a word a line (the review's 800 px screenshot).
+    assert measured["narrowest_aside"] >= 200, measured
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)

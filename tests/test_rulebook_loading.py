@@ -341,6 +341,8 @@ def test_a_top_level_key_that_is_not_a_rulebook_key_is_rejected(edited_rules: Ed
     assert "not a rulebook key" in problem.message
     assert set(problem.valid) == {
         "rulebook",
+        "report",
+        "simulation",
         "indicators",
         "routes",
         "services",

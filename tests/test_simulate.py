@@ -6,11 +6,13 @@ the census codes) and from the brief of issue 5, never from the generator's own 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pty
 import random
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -22,6 +24,8 @@ from typing import Any
 import pytest
 
 from triage import FrontDoor, UsageError, load_rulebook, parse_referral, simulate
+from triage.errors import RulebookInvalid
+from triage.simulation import simulate_journeys
 from triage.workdays import is_working_day
 
 REPO = Path(__file__).resolve().parent.parent
@@ -386,7 +390,6 @@ def test_every_journey_event_is_decided_on_the_pathway() -> None:
     """Each generated event is valid and follows its child's route: reviews of early help,
     assessments that end, protection plans that end."""
     from triage.journey import Journeys
-    from triage.simulation import simulate_journeys
 
     door = FrontDoor(engine="reference")
     journeys = Journeys(door.rulebook, engine="reference")
@@ -402,3 +405,118 @@ def test_every_journey_event_is_decided_on_the_pathway() -> None:
     assert len(services) == 4
     kinds = {journeys.decide(event).kind for event in events}
     assert {"step_down", "close"} <= kinds
+
+
+# --- Council data moved out of Python, values unchanged -------------------------------------------
+
+# SHA-256 of `triage simulate --n 200 --seed 1` (JSON Lines, as the command writes them) and of its
+# `--journeys` file, captured from the code before the Kent ages, service weights and follow-ups
+# moved into rules/kent/simulation.yaml and British Summer Time into zoneinfo (commit 261af98).
+# Only the digests are stored: the point is that not one byte changed.
+SEED_1_N_200_REFERRALS = "1f6890461680537a684524bc2ed3762eb3bfa5e613edde562a49e6ce32a2c5c0"
+SEED_1_N_200_JOURNEYS = "6f23d92ecea09c28116c5c4c15877ee2d17742e84c866a4f58fa0fef6610c4d4"
+
+
+def test_seed_1_gives_the_referrals_and_journeys_it_gave_before_the_data_moved(
+    tmp_path: Path,
+) -> None:
+    journeys = tmp_path / "journeys.jsonl"
+
+    result = run("simulate", "--n", "200", "--seed", "1", "--journeys", str(journeys))
+
+    assert result.returncode == 0, result.stderr
+    assert hashlib.sha256(result.stdout.encode()).hexdigest() == SEED_1_N_200_REFERRALS
+    assert hashlib.sha256(journeys.read_bytes()).hexdigest() == SEED_1_N_200_JOURNEYS
+
+
+def test_the_uk_offset_changes_on_the_last_sundays_of_march_and_october() -> None:
+    """2025: British Summer Time from Sunday 30 March to Sunday 26 October (worked out from the
+    calendar: the last Sundays of those months)."""
+    referrals = list(simulate(400, 3, start=date(2025, 3, 24), days=42))
+    offsets = {
+        received_on(r): datetime.fromisoformat(r["received_at"]).utcoffset() for r in referrals
+    }
+    assert offsets[date(2025, 3, 28)] == timedelta(0)  # Friday before the change
+    assert offsets[date(2025, 3, 31)] == timedelta(hours=1)  # Monday after it
+    autumn = list(simulate(400, 3, start=date(2025, 10, 20), days=14))
+    offsets = {received_on(r): datetime.fromisoformat(r["received_at"]).utcoffset() for r in autumn}
+    assert offsets[date(2025, 10, 24)] == timedelta(hours=1)
+    assert offsets[date(2025, 10, 27)] == timedelta(0)
+
+
+def test_ages_and_services_come_from_the_rulebooks_simulation_section(
+    edited_rules: Callable[..., Path],
+) -> None:
+    """An indicator the section says is only for unborn children is drawn only for them, and a
+    service weighted 0 is never anyone's open involvement."""
+    rules = edited_rules(
+        ("simulation.yaml", "physical_abuse: [0, 17]", "physical_abuse: [-1, -1]"),
+        ("simulation.yaml", "single_agency_support: 3", "single_agency_support: 0"),
+    )
+    rulebook = load_rulebook(rules)
+    referrals = list(simulate(3_000, 8, rulebook))
+
+    for referral in referrals:
+        for concern in referral["concerns"]:
+            if concern["indicator"] != "physical_abuse":
+                continue
+            named = concern.get("child_ids") or [c["child_id"] for c in referral["children"]]
+            kids = [c for c in referral["children"] if c["child_id"] in named]
+            # The ages give way only when nothing else fits (a baby of an all-unborn group).
+            assert any("expected_date_of_birth" in kid for kid in kids), referral["referral_id"]
+    services = {
+        c["open_involvement"]["service"]
+        for r in referrals
+        for c in r["children"]
+        if "open_involvement" in c
+    }
+    assert "single_agency_support" not in services
+    assert "team_around_the_family" in services
+
+
+def test_a_rulebook_without_a_simulation_section_still_simulates_and_has_no_journeys(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules" / "kent", rules)
+    (rules / "simulation.yaml").unlink()
+    (rules / "report.yaml").unlink(missing_ok=True)
+    rulebook = load_rulebook(rules)
+    assert rulebook.simulation is None
+    door = FrontDoor(rulebook, engine="reference")
+
+    referrals = list(simulate(300, 2, rulebook))
+    for referral in referrals:
+        door.validate(referral)
+    routed = [(r, door.route(r)) for r in referrals]
+
+    assert list(simulate_journeys(routed, 2, rulebook)) == []
+
+
+def test_an_unknown_indicator_in_the_simulation_section_is_a_load_problem(
+    edited_rules: Callable[..., Path],
+) -> None:
+    rules = edited_rules(("simulation.yaml", "neet: [16, 17]", "not_an_indicator: [16, 17]"))
+
+    with pytest.raises(RulebookInvalid) as raised:
+        load_rulebook(rules)
+
+    (problem,) = raised.value.problems
+    assert problem.location == "simulation.ages"
+    assert problem.value == "not_an_indicator"
+    assert problem.file is not None
+    assert problem.file.endswith("simulation.yaml")
+
+
+def test_the_simulation_package_names_no_council() -> None:
+    """Kent's route, service and indicator ids are data: none appears in the simulator's code."""
+    kent = load_rulebook()
+    ids = (
+        {i.id for i in kent.indicators}
+        | {r.id for r in kent.routes}
+        | {s.id for s in kent.services}
+    )
+    ids -= {"manual_review"}  # the fail-safe route every rulebook declares
+    for path in (REPO / "triage" / "simulation").glob("*.py"):
+        words = set(re.findall(r"[a-z][a-z0-9_]+", path.read_text(encoding="utf-8")))
+        assert not words & ids, f"{path.name} names {sorted(words & ids)}"

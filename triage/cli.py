@@ -805,7 +805,7 @@ def simulate_command(
         kept = list(referrals)
         referrals = iter(kept)
         door = FrontDoor(rulebook, engine="reference")
-        events = simulate_journeys(((r, door.route(r)) for r in kept), seed)
+        events = simulate_journeys(((r, door.route(r)) for r in kept), seed, rulebook)
         with journeys_out.open("w", encoding="utf-8", newline="\n") as file:
             file.writelines(json.dumps(event, separators=(",", ":")) + "\n" for event in events)
     lines = (json.dumps(referral, separators=(",", ":")) + "\n" for referral in referrals)
@@ -865,6 +865,14 @@ def simulate_command(
     metavar="FILE",
     help="Also write one self-contained HTML page with charts to FILE.",
 )
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Take what the figures say and group (the rulebook's report section) and the route "
+    "labels from this rulebook directory. Default: the log's own rulebook snapshot.",
+)
 def report_command(
     log_target: str,
     population: int | None,
@@ -872,14 +880,23 @@ def report_command(
     end: Any,
     as_json: bool,
     html_file: Path | None,
+    rules_dir: Path | None,
 ) -> None:
-    """The KPI report of a decision LOG: the indicators of Kent's plans a log can support
-    (docs/report.md), each with its definition. Needs no key: it counts pseudonymised ids."""
+    """The KPI report of a decision LOG: the indicators of the council's plans a log can
+    support (docs/report.md), each with its definition. Needs no key: it counts pseudonymised
+    ids."""
     # Imported here so that this command stays one self-contained block of this file.
     from triage.errors import UsageError
     from triage.report import kpi_report, render_table, to_html, to_json
 
-    report = kpi_report(log_target, population=population, start=_as_date(start), end=_as_date(end))
+    rulebook = None if rules_dir is None else load_rulebook(rules_dir)
+    report = kpi_report(
+        log_target,
+        population=population,
+        start=_as_date(start),
+        end=_as_date(end),
+        rulebook=rulebook,
+    )
     click.echo(to_json(report) if as_json else render_table(report))
     if html_file is not None:
         try:

@@ -23,7 +23,7 @@ from triage.engine import FrontDoor
 from triage.errors import GraphvizMissing
 from triage.journey import Journeys
 from triage.pathway import drawing
-from triage.report import kpi_report, render_table, write_html
+from triage.report import kpi_report, render_table, to_html
 from triage.simulation import simulate, simulate_journeys
 
 BATCH = 500
@@ -87,7 +87,7 @@ def run_demo(
             update(len(batch))
         result.referrals = len(referrals)
         result.decisions = sum(len(d) for _, d in routed)
-        events = list(simulate_journeys(routed, seed))
+        events = list(simulate_journeys(routed, seed, door.rulebook))
         with bar("deciding journeys", len(events)) as update_events:
             for batch in _batches(events, BATCH):
                 valid = [journeys.validate(item) for item in batch]
@@ -112,7 +112,7 @@ def run_demo(
     say("")
     say(render_table(report))
     result.html = folder / "report.html"
-    write_html(report, result.html)
+    result.html.write_text(to_html(report), encoding="utf-8")
     result.picture = _picture(journeys, folder)
     result.seconds = time.perf_counter() - started
     say("")

@@ -1,8 +1,9 @@
 """Reading a rulebook directory of YAML files into a validated `Rulebook`.
 
 Every `*.yaml` file directly in the directory is read with a safe loader and may hold any of the
-top-level keys `rulebook` (one file only), `indicators`, `routes`, `services`, `timescales` and
-`rules`; lists from several files are joined in file-name order. A problem anywhere is reported
+top-level keys `rulebook`, `report` and `simulation` (each in one file only), `indicators`,
+`routes`, `services`, `timescales` and `rules`; lists from several files are joined in file-name
+order. A problem anywhere is reported
 with its file, line, rule id and field path, all problems at once. `read_yaml` reads one file the
 same way for the pathway loader, keeping the lines.
 """
@@ -22,7 +23,9 @@ from triage.referral import field_path
 from triage.rulebook import Rulebook
 
 _LIST_KEYS = ("indicators", "routes", "services", "timescales", "rules")
-_TOP_KEYS = ("rulebook", *_LIST_KEYS)
+# Mappings given whole in one file: the rulebook's header and the council data no rule reads.
+_MAPPING_KEYS = ("rulebook", "report", "simulation")
+_TOP_KEYS = (*_MAPPING_KEYS, *_LIST_KEYS)
 # Tags pydantic puts in error locations for the tagged unions; they repeat the YAML key.
 _OUTCOME_TAGS = frozenset({"level", "route", "flag"})
 
@@ -208,18 +211,18 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
                         line=key_mark.line + 1,
                     )
                 )
-            elif key == "rulebook":
-                if "rulebook" in origins:
+            elif key in _MAPPING_KEYS:
+                if key in origins:
                     problems.append(
                         Problem(
-                            "rulebook",
+                            key,
                             "is given in more than one file",
                             file=str(file),
                             line=key_mark.line + 1,
                         )
                     )
-                merged["rulebook"] = value
-                origins["rulebook"] = _Origin(file, key_node, (key,))
+                merged[key] = value
+                origins[key] = _Origin(file, key_node, (key,))
             elif not isinstance(value, list):
                 problems.append(
                     Problem(key, "must be a list", file=str(file), line=key_mark.line + 1)
@@ -271,8 +274,8 @@ def _problem(
         item = merged.get(loc[0], [None] * (loc[1] + 1))[loc[1]]
         if loc[0] == "rules" and isinstance(item, dict) and isinstance(item.get("id"), str):
             rule_id = item["id"]
-    elif loc and loc[0] == "rulebook":
-        origin = origins.get("rulebook")
+    elif loc and loc[0] in _MAPPING_KEYS and isinstance(loc[0], str):
+        origin = origins.get(loc[0])
         rest = loc[1:]
     parts, line = _display(rest, origin)
     prefix = origin.path if origin else loc[: len(loc) - len(rest)]

@@ -44,6 +44,7 @@ from triage.conditions import (
     reads_decided_level,
     walk,
 )
+from triage.council import ReportSection, SimulationSection, section_problems
 
 SnakeId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)]
 CURRENT_SERVICE = "current_service"
@@ -279,6 +280,9 @@ class Rulebook(Model):
     services: tuple[Service, ...] = ()
     timescales: tuple[Timescale, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = Field(min_length=1)
+    # Council data no rule reads (triage/council.py): the report's and the simulator's.
+    report: ReportSection | None = None
+    simulation: SimulationSection | None = None
 
     @property
     def id(self) -> str:
@@ -291,8 +295,14 @@ class Rulebook(Model):
     @cached_property
     def fingerprint(self) -> str:
         """SHA-256 of the canonical JSON of the whole validated rulebook."""
+        # A section left out is left out of the dump: a rulebook without the council data
+        # keeps the fingerprint it had before the sections existed (and its logs replay).
+        absent = {name for name in ("report", "simulation") if getattr(self, name) is None}
         canonical = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            self.model_dump(mode="json", exclude=absent),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -460,6 +470,7 @@ class Rulebook(Model):
                         found.append(
                             ((*at, "when"), "names an unknown indicator", indicator, indicator_ids)
                         )
+        found.extend(section_problems(self))
         return found
 
     def matching_indicators(self, concern_filter: ConcernFilter) -> tuple[str, ...]:

@@ -1,0 +1,195 @@
+"""Council data that no rule reads: what the KPI report says and groups, and how the simulator
+draws a council's population. Two optional top-level sections of a rulebook directory
+(`report:` in `rules/<id>/report.yaml`, `simulation:` in `rules/<id>/simulation.yaml`).
+
+They live beside the rules so that a second council brings its own, and the report and the
+simulator hold no council's ids, labels or figures. Being part of the rulebook, they enter its
+fingerprint and its snapshot in the decision log: a report reads the section of the rulebook
+that wrote the log. A rulebook without them keeps the fingerprint it had before they existed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Discriminator, Field, StringConstraints
+
+from triage._base import Model
+
+if TYPE_CHECKING:
+    from triage.rulebook import Rulebook
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)]
+Text = Annotated[str, StringConstraints(min_length=1)]
+Share = Annotated[float, Field(ge=0, le=1)]
+LevelNumber = Annotated[int, Field(ge=1, le=4)]
+# An age in whole years at receipt; -1 is a child not yet born.
+Age = Annotated[int, Field(ge=-1, le=17)]
+
+# -- report: ------------------------------------------------------------------------------------
+
+
+class FigureText(Model):
+    """What a figure is called and says: the words beside every number in every output."""
+
+    title: Text
+    caption: Text = Field(description="Follows the headline number, e.g. 'of decisions ...'.")
+    definition: Text = Field(description="How it is counted, in full.")
+    source: Text = Field(description="Where the council's plans ask for it; benchmarks here.")
+
+
+class StartsFigure(FigureText):
+    service: Id = Field(description="The route and pathway node whose starts are counted.")
+
+
+class StepDownFigure(FigureText):
+    social_care: tuple[Id, ...] = Field(min_length=1, description="Nodes a closure leaves.")
+    early_help: tuple[Id, ...] = Field(min_length=1, description="Step-downs counted.")
+    universal: tuple[Id, ...] = Field(min_length=1, description="Step-downs to universal.")
+
+
+class DurationFigure(FigureText):
+    service: Id = Field(description="The team around the family node.")
+
+
+class FlagFigure(FigureText):
+    flag: Id = Field(description="The flag rule's flag that marks a re-referral.")
+
+
+class FunnelFigure(FigureText):
+    assessment: tuple[Id, ...] = Field(min_length=1, description="Routes that are assessments.")
+    plans: tuple[Id, ...] = Field(min_length=1, description="Pathway nodes that are plans.")
+
+
+class ReportFigures(Model):
+    referrals_by_agency: FigureText
+    decisions_by_level: FigureText
+    decisions_by_route: FigureText
+    starts: tuple[StartsFigure, ...] = ()
+    closures_stepped_down_to_early_help: StepDownFigure
+    tafs_open_12_months_or_less: DurationFigure
+    re_referrals_within_12_months: FlagFigure
+    decided_within_1_working_day: FigureText
+    contact_assessment_plan_funnel: FunnelFigure
+
+
+class CannotShow(Model):
+    what: Text
+    why: Text
+
+
+class ReportSection(Model):
+    """The report's council data (`report:`)."""
+
+    title: Text = "Front Door KPI report"
+    levels: dict[LevelNumber, Text] = Field(
+        default_factory=dict, description="The label of each level, e.g. 'Level 1 Universal'."
+    )
+    route_levels: dict[Id, LevelNumber] = Field(
+        default_factory=dict, description="The level each route serves: the colour of its bar."
+    )
+    figures: ReportFigures
+    cannot_show: tuple[CannotShow, ...] = ()
+
+
+# -- simulation: --------------------------------------------------------------------------------
+
+
+class ReviewFollowUp(Model):
+    """A review of the service after some months: outcomes achieved, escalated or unchanged."""
+
+    kind: Literal["review"]
+    months: tuple[int, int] = Field(description="Drawn uniformly, both inclusive.")
+    outcomes_achieved: Share
+    escalated: Share
+
+
+class AssessmentFollowUp(Model):
+    """An assessment that ends in no further action, within twice the median length."""
+
+    kind: Literal["assessment_ends"]
+    no_further_action: Share
+    median_working_days: int = Field(ge=5)
+
+
+class PlanFollowUp(Model):
+    """A plan that starts some working days after the route and ends months later."""
+
+    kind: Literal["plan_ends"]
+    plan: Id = Field(description="The pathway node of the plan.")
+    starts_after_working_days: int = Field(ge=0)
+    months: tuple[int, int]
+    concerns_reduced: Share
+    consent_to_early_help: Share
+
+
+FollowUp = Annotated[ReviewFollowUp | AssessmentFollowUp | PlanFollowUp, Discriminator("kind")]
+
+
+class SimulationSection(Model):
+    """The simulator's council data (`simulation:`)."""
+
+    ages: dict[Id, tuple[Age, Age]] = Field(
+        default_factory=dict,
+        description="Indicator id -> the ages (inclusive; -1 unborn) at which it is plausible.",
+    )
+    open_services: dict[Id, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="Service id -> weight of a simulated open involvement (0: never).",
+    )
+    looked_after_services: tuple[Id, ...] = Field(
+        default=(), description="Services whose children carry the looked_after flag."
+    )
+    follow_ups: dict[Id, FollowUp] = Field(
+        default_factory=dict, description="Route id -> the journey event that follows it."
+    )
+
+
+Problem = tuple[tuple[str | int, ...], str, str | None, tuple[str, ...]]
+
+
+def section_problems(rulebook: Rulebook) -> list[Problem]:
+    """Cross-references from the sections to the rulebook: (field path, message, code, valid)."""
+    found: list[Problem] = []
+    routes = tuple(sorted(rulebook.route_ids))
+    if rulebook.report is not None:
+        for route in rulebook.report.route_levels:
+            if route not in rulebook.route_ids:
+                found.append((("report", "route_levels"), "names an unknown route", route, routes))
+        flags = tuple(sorted({str(getattr(r.then, "flag", "")) for r in rulebook.rules_of("flag")}))
+        flag = rulebook.report.figures.re_referrals_within_12_months.flag
+        if flag not in flags:
+            found.append(
+                (
+                    ("report", "figures", "re_referrals_within_12_months", "flag"),
+                    "is not the flag of a flag rule",
+                    flag,
+                    flags,
+                )
+            )
+    if rulebook.simulation is not None:
+        indicators = tuple(sorted(rulebook.indicator_by_id))
+        services = tuple(sorted(rulebook.service_by_id))
+        section = rulebook.simulation
+        for indicator, (low, high) in section.ages.items():
+            if indicator not in rulebook.indicator_by_id:
+                found.append(
+                    (("simulation", "ages"), "names an unknown indicator", indicator, indicators)
+                )
+            if low > high:
+                found.append((("simulation", "ages", indicator), "runs backwards", None, ()))
+        for name, ids in (
+            ("open_services", tuple(section.open_services)),
+            ("looked_after_services", section.looked_after_services),
+        ):
+            for service in ids:
+                if service not in rulebook.service_by_id:
+                    found.append(
+                        (("simulation", name), "names an unknown service", service, services)
+                    )
+        for route in section.follow_ups:
+            if route not in rulebook.route_ids:
+                found.append(
+                    (("simulation", "follow_ups"), "names an unknown route", route, routes)
+                )
+    return found

@@ -1,0 +1,162 @@
+"""One scan of a decision log: the records as `DecisionRecordV1`, the referrals, decisions,
+journey events and transitions in them as the library's models, kept only as far as a figure
+needs them. A record that does not read as its model is counted as skipped, never half-read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from triage.audit.record import DecisionRecordV1, RecordKind, record_from
+from triage.audit.stores import Store, open_store
+from triage.council import ReportSection
+from triage.decision import Decision
+from triage.errors import LogError
+from triage.journey import JourneyEvent, TransitionDecision
+from triage.referral import Referral
+from triage.rulebook import Rulebook
+
+
+@dataclass(frozen=True)
+class ChildDecision:
+    child: str
+    level: int | None
+    route: str
+    flags: tuple[str, ...]
+    source: str
+    received: datetime
+    recorded: datetime
+    open_service: str | None
+
+
+@dataclass(frozen=True)
+class Move:
+    child: str
+    source: str
+    target: str
+    kind: str
+    closure_reason: str | None
+    occurred: datetime
+    since: date | None
+    findings: tuple[str, ...]
+
+
+@dataclass
+class Scan:
+    records: int = 0
+    skipped: int = 0
+    referrals: int = 0
+    decisions: list[ChildDecision] = field(default_factory=list)
+    moves: list[Move] = field(default_factory=list)
+    route_labels: dict[str, str] = field(default_factory=dict)
+    # The report section of the last rulebook snapshot in the log that has one.
+    section: ReportSection | None = None
+
+
+def _within(day: date, start: date | None, end: date | None) -> bool:
+    return (start is None or day >= start) and (end is None or day <= end)
+
+
+def open_log(target: str | Path | Store) -> Store:
+    if not isinstance(target, str | Path):
+        return target
+    text = str(target)
+    local = (
+        None
+        if text.startswith(("postgresql://", "postgres://"))
+        else Path(text.removeprefix("sqlite:///"))
+    )
+    known = text.startswith("sqlite:///") or (
+        local is not None and local.suffix in {".jsonl", ".sqlite", ".sqlite3", ".db"}
+    )
+    if known and local is not None and not local.exists():
+        # Checked first: opening an SQLite store would create an empty log.
+        raise LogError(text, "there is no log here")
+    return open_store(target)  # a UsageError for a target of no known kind
+
+
+def scan(store: Store, start: date | None, end: date | None) -> Scan:
+    found = Scan()
+    for row in store.rows():
+        found.records += 1
+        try:
+            record = record_from(row.seq, row.prev_hash, row.hash, row.body)
+            if record.kind is RecordKind.RULEBOOK_SNAPSHOT:
+                _read_snapshot(found, record)
+            elif record.kind is RecordKind.TRIAGE_DECISION:
+                _read_decision(found, record, start, end)
+            elif record.kind is RecordKind.JOURNEY_TRANSITION:
+                _read_move(found, record, start, end)
+        except (ValidationError, ValueError, KeyError, TypeError):
+            found.skipped += 1
+    return found
+
+
+def _read_snapshot(found: Scan, record: DecisionRecordV1) -> None:
+    rulebook = Rulebook.model_validate(record.snapshot)
+    for route in rulebook.routes:
+        found.route_labels.setdefault(route.id, route.label)
+    if rulebook.report is not None:
+        found.section = rulebook.report
+
+
+def _read_decision(
+    found: Scan, record: DecisionRecordV1, start: date | None, end: date | None
+) -> None:
+    referral = Referral.model_validate((record.input or {})["referral"])
+    if not _within(referral.received_on, start, end):
+        return
+    open_services = {
+        child.child_id: None if child.open_involvement is None else child.open_involvement.service
+        for child in referral.children
+    }
+    decisions = [Decision.model_validate(output) for output in record.output]
+    # Only a record read whole counts: one that fails above is skipped, not half-read.
+    found.referrals += 1
+    found.decisions.extend(
+        ChildDecision(
+            child=decision.child_id,
+            level=decision.level,
+            route=decision.route,
+            flags=decision.flags,
+            source=referral.source.value,
+            received=referral.received_at,
+            recorded=record.recorded_at,
+            open_service=open_services.get(decision.child_id),
+        )
+        for decision in decisions
+    )
+
+
+def _read_move(found: Scan, record: DecisionRecordV1, start: date | None, end: date | None) -> None:
+    event = JourneyEvent.model_validate((record.input or {})["event"])
+    if not _within(event.occurred_at.date(), start, end):
+        return
+    move = TransitionDecision.model_validate(record.output[0])
+    found.moves.append(
+        Move(
+            child=move.child_id,
+            source=move.from_service,
+            target=move.to_service,
+            kind=move.kind,
+            closure_reason=move.closure_reason,
+            occurred=event.occurred_at,
+            since=event.service_since,
+            findings=tuple(str(finding) for finding in event.findings),
+        )
+    )
+
+
+def read_log(
+    target: str | Path | Store, start: date | None, end: date | None
+) -> tuple[Scan, tuple[int, str] | None, str]:
+    """The scan of the log at `target`, its head and its name (a store given is left open)."""
+    store = open_log(target)
+    try:
+        return scan(store, start, end), store.head(), store.target
+    finally:
+        if isinstance(target, str | Path):
+            store.close()
