@@ -155,3 +155,16 @@ def journey_events(draw: st.DrawFn, override: bool = False) -> dict[str, Any]:
         }
         event["decided_by"] = "team manager"
     return event
+
+
+@st.composite
+def recorded_decisions(draw: st.DrawFn) -> list[tuple[datetime, datetime]]:
+    """(received_at, recorded_at) of decisions for the report's timeliness figure: some
+    recorded before receipt (a clock error), some the same day, some weeks or months later."""
+    pairs = []
+    for _ in range(draw(st.integers(0, 12))):
+        received = datetime.combine(draw(received_dates), datetime.min.time(), UTC)
+        received += timedelta(minutes=draw(st.integers(8 * 60, 18 * 60)))
+        late = draw(st.sampled_from([-1, 0, 0, 1, 2, 5, 31, 90]))
+        pairs.append((received, received + timedelta(days=late, minutes=draw(st.integers(0, 60)))))
+    return pairs

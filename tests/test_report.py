@@ -49,6 +49,7 @@ from typing import Any
 
 import markupsafe
 import pytest
+from hypothesis import given
 
 from triage import FrontDoor, load_rulebook
 from triage.audit import DecisionLog
@@ -63,8 +64,11 @@ from triage.report import (
     to_html,
     to_json,
 )
+from triage.report._reading import ChildDecision
+from triage.report.figures import _timeliness
 
 from .conftest import concerns, make_referral
+from .strategies import recorded_decisions
 
 KEY = "synthetic-test-key-0001"
 START, END = date(2026, 3, 1), date(2026, 3, 31)  # the period under test
@@ -829,3 +833,47 @@ def html_unescape(text: str) -> str:
     import html
 
     return html.unescape(text)
+
+
+@given(pairs=recorded_decisions())
+def test_timeliness_is_a_percentage_only_when_the_log_was_written_as_decisions_were_made(
+    pairs: list[tuple[datetime, datetime]],
+) -> None:
+    """Invariant: the figure is not measurable exactly when more than half of the decisions
+    not recorded before receipt were recorded over 30 days after it; otherwise it is the
+    same-or-next-working-day share, and the rows always count every such decision."""
+    decisions = [
+        ChildDecision("C-1", 2, "any_route", (), "6", received, recorded, None)
+        for received, recorded in pairs
+    ]
+    text = load_rulebook().report
+    assert text is not None
+    figure = _timeliness(text.figures.decided_within_1_working_day, decisions)
+    valid = [(a, b) for a, b in pairs if b >= a]
+    stale = sum(1 for a, b in pairs if (b - a).days > 30)
+    assert sum(row.count for row in figure.rows) == len(valid) == figure.denominator
+    if valid and 2 * stale > len(valid):
+        assert (figure.value, figure.value_text) == (None, NOT_MEASURABLE)
+    elif valid:
+        assert figure.value is not None
+        assert 0 <= figure.value <= 100
+        assert figure.numerator == figure.rows[0].count + figure.rows[1].count
+    else:
+        assert figure.value is None
+
+
+def test_cli_rules_gives_the_report_section_to_a_log_without_one(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules" / "kent", rules)
+    (rules / "report.yaml").unlink()
+    path = tmp_path / "decisions.jsonl"
+    with DecisionLog(path, key=KEY) as log:
+        log.route(FrontDoor(load_rulebook(rules)), REFERRALS[0][0])
+
+    without = run("report", str(path))
+    given_rules = run("report", str(path), "--rules", str(REPO / "rules" / "kent"))
+
+    assert without.returncode == 2
+    assert "no report section" in without.stderr
+    assert given_rules.returncode == 0, given_rules.stderr
+    assert "Level 4 Specialist" in given_rules.stdout
