@@ -43,6 +43,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ from hypothesis import given
 
 from triage import FrontDoor, load_rulebook
 from triage.audit import DecisionLog
-from triage.errors import LogError, UsageError
+from triage.errors import LogError, RulebookInvalid, UsageError
 from triage.journey import Journeys
 from triage.report import (
     NEEDS_POPULATION,
@@ -877,3 +878,25 @@ def test_cli_rules_gives_the_report_section_to_a_log_without_one(tmp_path: Path)
     assert "no report section" in without.stderr
     assert given_rules.returncode == 0, given_rules.stderr
     assert "Level 4 Specialist" in given_rules.stdout
+
+
+def test_a_report_section_naming_an_unknown_flag_or_route_is_a_load_problem(
+    edited_rules: Callable[..., Path],
+) -> None:
+    rules = edited_rules(
+        ("report.yaml", "flag: re_referral_within_12_months", "flag: re_referred"),
+        ("report.yaml", "- service: intensive_early_help", "- service: early_help_hub"),
+    )
+    with pytest.raises(RulebookInvalid) as raised:
+        load_rulebook(rules)
+    found = {(p.location, p.value): p for p in raised.value.problems}
+    assert set(found) == {
+        ("report.figures.starts[1].service", "early_help_hub"),
+        ("report.figures.re_referrals_within_12_months.flag", "re_referred"),
+    }
+    flag = found[("report.figures.re_referrals_within_12_months.flag", "re_referred")]
+    assert flag.file is not None
+    assert flag.file.endswith("report.yaml")
+    lines = (rules / "report.yaml").read_text(encoding="utf-8").splitlines()
+    assert flag.line is not None
+    assert lines[flag.line - 1].strip() == "flag: re_referred"

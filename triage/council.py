@@ -150,46 +150,75 @@ Problem = tuple[tuple[str | int, ...], str, str | None, tuple[str, ...]]
 
 def section_problems(rulebook: Rulebook) -> list[Problem]:
     """Cross-references from the sections to the rulebook: (field path, message, code, valid)."""
+    return [*_report_problems(rulebook), *_simulation_problems(rulebook)]
+
+
+def _report_problems(rulebook: Rulebook) -> list[Problem]:
     found: list[Problem] = []
+    if rulebook.report is None:
+        return found
     routes = tuple(sorted(rulebook.route_ids))
-    if rulebook.report is not None:
-        for route in rulebook.report.route_levels:
-            if route not in rulebook.route_ids:
-                found.append((("report", "route_levels"), "names an unknown route", route, routes))
-        flags = tuple(sorted({str(getattr(r.then, "flag", "")) for r in rulebook.rules_of("flag")}))
-        flag = rulebook.report.figures.re_referrals_within_12_months.flag
-        if flag not in flags:
-            found.append(
-                (
-                    ("report", "figures", "re_referrals_within_12_months", "flag"),
-                    "is not the flag of a flag rule",
-                    flag,
-                    flags,
-                )
+    figures = rulebook.report.figures
+    named: list[tuple[tuple[str | int, ...], str]] = [
+        (("report", "route_levels"), route) for route in rulebook.report.route_levels
+    ]
+    named += [
+        (("report", "figures", "starts", index, "service"), starts.service)
+        for index, starts in enumerate(figures.starts)
+    ]
+    named += [
+        (("report", "figures", "contact_assessment_plan_funnel", "assessment"), route)
+        for route in figures.contact_assessment_plan_funnel.assessment
+    ]
+    for at, route in named:
+        if route not in rulebook.route_ids:
+            found.append((at, "names an unknown route", route, routes))
+    flags = tuple(sorted({str(getattr(r.then, "flag", "")) for r in rulebook.rules_of("flag")}))
+    flag = figures.re_referrals_within_12_months.flag
+    if flag not in flags:
+        found.append(
+            (
+                ("report", "figures", "re_referrals_within_12_months", "flag"),
+                "is not the flag of a flag rule",
+                flag,
+                flags,
             )
-    if rulebook.simulation is not None:
-        indicators = tuple(sorted(rulebook.indicator_by_id))
-        services = tuple(sorted(rulebook.service_by_id))
-        section = rulebook.simulation
-        for indicator, (low, high) in section.ages.items():
-            if indicator not in rulebook.indicator_by_id:
-                found.append(
-                    (("simulation", "ages"), "names an unknown indicator", indicator, indicators)
-                )
-            if low > high:
-                found.append((("simulation", "ages", indicator), "runs backwards", None, ()))
-        for name, ids in (
-            ("open_services", tuple(section.open_services)),
-            ("looked_after_services", section.looked_after_services),
+        )
+    return found
+
+
+def _simulation_problems(rulebook: Rulebook) -> list[Problem]:
+    found: list[Problem] = []
+    section = rulebook.simulation
+    if section is None:
+        return found
+    indicators = tuple(sorted(rulebook.indicator_by_id))
+    for indicator, (low, high) in section.ages.items():
+        if indicator not in rulebook.indicator_by_id:
+            found.append(
+                (("simulation", "ages"), "names an unknown indicator", indicator, indicators)
+            )
+        if low > high:
+            found.append((("simulation", "ages", indicator), "runs backwards", None, ()))
+    services = tuple(sorted(rulebook.service_by_id))
+    for name, ids in (
+        ("open_services", tuple(section.open_services)),
+        ("looked_after_services", section.looked_after_services),
+    ):
+        for service in ids:
+            if service not in rulebook.service_by_id:
+                found.append((("simulation", name), "names an unknown service", service, services))
+    routes = tuple(sorted(rulebook.route_ids))
+    for route, follow_up in section.follow_ups.items():
+        at: tuple[str | int, ...] = ("simulation", "follow_ups", route)
+        if route not in rulebook.route_ids:
+            found.append((("simulation", "follow_ups"), "names an unknown route", route, routes))
+        months = getattr(follow_up, "months", (0, 0))
+        if not 0 <= months[0] <= months[1]:
+            found.append(((*at, "months"), "must be [fewest, most], 0 or more", None, ()))
+        if (
+            isinstance(follow_up, ReviewFollowUp)
+            and follow_up.outcomes_achieved + follow_up.escalated > 1
         ):
-            for service in ids:
-                if service not in rulebook.service_by_id:
-                    found.append(
-                        (("simulation", name), "names an unknown service", service, services)
-                    )
-        for route in section.follow_ups:
-            if route not in rulebook.route_ids:
-                found.append(
-                    (("simulation", "follow_ups"), "names an unknown route", route, routes)
-                )
+            found.append((at, "outcomes_achieved and escalated add up to more than 1", None, ()))
     return found
