@@ -10,11 +10,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from triage.audit.chain import GENESIS_KIND
 from triage.audit.record import DecisionRecordV1, RecordKind, record_from
 from triage.audit.stores import Store, open_store
 from triage.council import ReportSection
 from triage.decision import Decision
-from triage.errors import LogError
 from triage.journey import JourneyEvent, TransitionDecision
 from triage.referral import Referral
 from triage.rulebook import Rulebook
@@ -60,28 +60,12 @@ def _within(day: date, start: date | None, end: date | None) -> bool:
     return (start is None or day >= start) and (end is None or day <= end)
 
 
-def open_log(target: str | Path | Store) -> Store:
-    if not isinstance(target, str | Path):
-        return target
-    text = str(target)
-    local = (
-        None
-        if text.startswith(("postgresql://", "postgres://"))
-        else Path(text.removeprefix("sqlite:///"))
-    )
-    known = text.startswith("sqlite:///") or (
-        local is not None and local.suffix in {".jsonl", ".sqlite", ".sqlite3", ".db"}
-    )
-    if known and local is not None and not local.exists():
-        # Checked first: opening an SQLite store would create an empty log.
-        raise LogError(text, "there is no log here")
-    return open_store(target)  # a UsageError for a target of no known kind
-
-
 def scan(store: Store, start: date | None, end: date | None) -> Scan:
     found = Scan()
     for row in store.rows():
         found.records += 1
+        if row.kind == GENESIS_KIND:
+            continue  # it names the log; it records no decision
         try:
             record = record_from(row.seq, row.prev_hash, row.hash, row.body)
             if record.kind is RecordKind.RULEBOOK_SNAPSHOT:
@@ -154,7 +138,8 @@ def read_log(
     target: str | Path | Store, start: date | None, end: date | None
 ) -> tuple[Scan, tuple[int, str] | None, str]:
     """The scan of the log at `target`, its head and its name (a store given is left open)."""
-    store = open_log(target)
+    # A log that does not exist is a LogError, and opening one for reading creates nothing.
+    store = target if not isinstance(target, str | Path) else open_store(target)
     try:
         return scan(store, start, end), store.head(), store.target
     finally:
