@@ -364,12 +364,13 @@ def test_the_log_routes_the_referrals_as_the_hand_computation_assumes(log_path: 
 
 
 def test_what_was_read(march: KpiReport) -> None:
-    # 1 genesis + 1 rulebook snapshot + 8 referral records + 15 transition records = 25.
+    # 1 genesis + 1 rulebook snapshot + 1 pathway snapshot (the journeys' first record) + 8
+    # referral records + 15 transition records = 26.
     # In March: R1-R7 = 7 referrals; decisions 1+1+1+2+1+1+1 = 8; events 15 - J11 - J12 = 13.
-    assert (march.records, march.referrals, march.decisions, march.transitions) == (25, 7, 8, 13)
+    assert (march.records, march.referrals, march.decisions, march.transitions) == (26, 7, 8, 13)
     assert march.skipped == 0
     assert march.head is not None
-    assert march.head[0] == 25
+    assert march.head[0] == 26
 
 
 def test_referrals_by_referring_agency(march: KpiReport) -> None:
@@ -761,7 +762,7 @@ def test_no_plural_tokens_in_any_output(march: KpiReport) -> None:
     for output in (render_table(march), to_html(march), to_json(march)):
         assert "(s)" not in output
         assert "(ren)" not in output
-    assert "read: 25 records; 7 referrals, 8 decisions and 13 journey moves" in render_table(march)
+    assert "read: 26 records; 7 referrals, 8 decisions and 13 journey moves" in render_table(march)
 
 
 def test_the_page_escapes_what_it_shows(march: KpiReport) -> None:
