@@ -1,0 +1,377 @@
+"""Fidelity: whether a child is routed where published practice puts them.
+
+A fidelity case (`examples/fidelity/<source>/<case>.yaml`, format in `docs/fidelity.md`) is a
+published indicator statement or worked example from a source other than Kent's guidance: its
+citation, the source's own words for the level or route, the mapping to Kent's continuum
+(`kent_level`, `kent_route_class`, with the reason), and the referral as a Front Door
+practitioner would enter it. Concerns no indicator expresses are listed under `unlisted`,
+never forced into the nearest indicator.
+
+`run_fidelity` routes every case's referral with a `FrontDoor` and counts, over all cases:
+
+- exact: the decided level equals `kent_level`;
+- within one: a decided level at most one level from `kent_level`;
+- under-triage: `kent_level` is 4, or `kent_route_class` is child protection or immediate
+  protection, and the decision is lower (a decided level below 4, or a route of a lower
+  class); a manual review is not counted here (it is never a lower route by default) but is
+  counted among the manual reviews;
+- severe under-triage: `kent_route_class` is child protection or immediate protection and
+  the route's class is universal or early help (below an assessment);
+- over-triage to statutory routes: the route's class is assessment or above and higher than
+  `kent_route_class`;
+- manual reviews, and manual reviews for want of an indicator: a manual review of a case
+  with `unlisted` concerns.
+
+The Kent rulebook's routes map to classes in `ROUTE_CLASSES`; a rulebook with other route ids
+passes its own mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, ValidationError, model_validator
+
+from triage._base import IsoDate, Level, Model
+from triage.engine import EngineName, FrontDoor
+from triage.errors import Problem, ScenarioInvalid
+from triage.loader import read_yaml
+from triage.referral import field_path
+from triage.rulebook import Rulebook
+from triage.scenarios import Form
+
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+
+class RouteClass(StrEnum):
+    """Kinds of response, lowest first; a route's class is what the figures compare."""
+
+    UNIVERSAL = "universal"
+    EARLY_HELP = "early_help"
+    ASSESSMENT = "assessment"
+    CHILD_PROTECTION = "child_protection"
+    IMMEDIATE_PROTECTION = "immediate_protection"
+
+    @property
+    def rank(self) -> int:
+        return list(RouteClass).index(self)
+
+
+STATUTORY = frozenset(
+    {RouteClass.ASSESSMENT, RouteClass.CHILD_PROTECTION, RouteClass.IMMEDIATE_PROTECTION}
+)
+PROTECTION = frozenset({RouteClass.CHILD_PROTECTION, RouteClass.IMMEDIATE_PROTECTION})
+
+ROUTE_CLASSES: Mapping[str, RouteClass] = {
+    "universal_services": RouteClass.UNIVERSAL,
+    "single_agency_support": RouteClass.EARLY_HELP,
+    "team_around_the_family": RouteClass.EARLY_HELP,
+    "intensive_early_help": RouteClass.EARLY_HELP,
+    "child_and_family_assessment": RouteClass.ASSESSMENT,
+    # The allocated social worker of an open case acts on the new information: social care
+    # holds the child, as after an assessment.
+    "allocated_worker": RouteClass.ASSESSMENT,
+    "strategy_discussion": RouteClass.CHILD_PROTECTION,
+    "emergency_protection": RouteClass.IMMEDIATE_PROTECTION,
+}
+"""The Kent rulebook's routes by class; `manual_review` has none."""
+
+MANUAL_REVIEW = "manual_review"
+
+
+class Feature(StrEnum):
+    """What a case is an instance of, for sorting disagreements into the issue's classes."""
+
+    UNBORN = "unborn"
+    BABY_UNDER_ONE = "baby_under_one"
+    ACCUMULATION = "accumulation"
+    HISTORY = "history"
+    OPEN_CASE = "open_case"
+
+
+class CaseSource(Model):
+    title: Text
+    publisher: Text
+    year: int | None = Field(strict=True, description="Null for an undated page.")
+    section: Text = Field(description="The section, page or heading the case comes from.")
+    where_found: Text = Field(description="Where the document was read, and when.")
+
+
+class Unlisted(Model):
+    """A reported concern that no indicator of the vocabulary expresses."""
+
+    concern: Text = Field(description="Plain words.")
+    census_factor: str | None = Field(
+        default=None, pattern=r"^[0-9]{1,2}[A-F]?$", description="A DfE CIN census factor code."
+    )
+
+
+class FidelityCase(Model):
+    name: Text
+    source: CaseSource
+    source_level: Text = Field(description="The source's own short words for level or route.")
+    source_route: Text | None = None
+    kent_level: Level
+    kent_route_class: RouteClass
+    mapping_note: Text = Field(description="Why this level and class on Kent's continuum.")
+    source_and_kent_differ: bool = Field(
+        default=False, strict=True, description="Kent's guidance wins for the Kent rulebook."
+    )
+    features: tuple[Feature, ...] = ()
+    as_of: IsoDate
+    referral: Form
+    unlisted: tuple[Unlisted, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_child(self) -> FidelityCase:
+        children = self.referral.get("children")
+        if not isinstance(children, list) or len(children) != 1:
+            # One decision per case keeps every figure a count of cases.
+            raise ValueError("a fidelity case's referral has exactly one child")
+        return self
+
+
+@dataclass(frozen=True)
+class LocatedCase:
+    file: Path
+    case: FidelityCase
+
+
+def load_cases(paths: Iterable[str | Path]) -> list[LocatedCase]:
+    """Every case in the files and folders given; `ScenarioInvalid` lists every problem, with
+    file, line and field path (unknown keys included)."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        files.extend(sorted(path.rglob("*.yaml")) if path.is_dir() else [path])
+    if not files:
+        raise ScenarioInvalid([Problem("", "no fidelity cases (*.yaml) found")], "the cases")
+    located: list[LocatedCase] = []
+    problems: list[Problem] = []
+    for file in files:
+        document = read_yaml(file)
+        if isinstance(document, Problem):
+            problems.append(document)
+            continue
+        try:
+            located.append(LocatedCase(file, FidelityCase.model_validate(document.data)))
+        except ValidationError as error:
+            problems.extend(
+                Problem(
+                    field_path(e["loc"]),
+                    e["msg"].removeprefix("Value error, "),
+                    file=str(file),
+                    line=document.line(e["loc"]),
+                )
+                for e in error.errors(include_url=False)
+            )
+    if problems:
+        raise ScenarioInvalid(problems, "the fidelity cases")
+    return located
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    file: Path
+    case: FidelityCase
+    level: int | None
+    route: str
+    route_class: RouteClass | None
+    rules_fired: tuple[str, ...]
+
+    @property
+    def manual_review(self) -> bool:
+        return self.route == MANUAL_REVIEW
+
+    @property
+    def exact(self) -> bool:
+        return self.level == self.case.kent_level
+
+    @property
+    def within_one(self) -> bool:
+        return self.level is not None and abs(self.level - self.case.kent_level) <= 1
+
+    @property
+    def under_triage(self) -> bool:
+        case = self.case
+        if self.manual_review or not (case.kent_level == 4 or case.kent_route_class in PROTECTION):
+            return False
+        lower_level = self.level is not None and self.level < case.kent_level
+        lower_route = (
+            self.route_class is not None and self.route_class.rank < case.kent_route_class.rank
+        )
+        return lower_level or lower_route
+
+    @property
+    def severe_under_triage(self) -> bool:
+        return (
+            self.case.kent_route_class in PROTECTION
+            and self.route_class is not None
+            and self.route_class.rank < RouteClass.ASSESSMENT.rank
+        )
+
+    @property
+    def over_triage_statutory(self) -> bool:
+        return (
+            self.route_class in STATUTORY
+            and self.route_class is not None
+            and self.route_class.rank > self.case.kent_route_class.rank
+        )
+
+    @property
+    def manual_review_for_want_of_indicator(self) -> bool:
+        return self.manual_review and bool(self.case.unlisted)
+
+    @property
+    def agrees(self) -> bool:
+        return self.exact and self.route_class == self.case.kent_route_class
+
+    def disagreement_classes(self) -> tuple[str, ...]:
+        """The issue's failure classes this disagreement belongs to (empty when it agrees)."""
+        if self.agrees:
+            return ()
+        classes = [feature.value for feature in self.case.features]
+        if self.case.unlisted:
+            classes.append("missing_indicator")
+        if self.case.source_and_kent_differ:
+            classes.append("source_and_kent_differ")
+        if self.exact:
+            classes.append("route_only")
+        return tuple(classes) or ("level_rule",)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    wanted: str
+    met: bool
+
+
+@dataclass(frozen=True)
+class FidelityReport:
+    results: tuple[CaseResult, ...]
+    rulebook: Rulebook
+    engine: str
+
+    def count(self, figure: str) -> int:
+        return sum(1 for result in self.results if getattr(result, figure))
+
+    def percent(self, figure: str) -> float:
+        return 100.0 * self.count(figure) / len(self.results) if self.results else 0.0
+
+    def targets(self) -> tuple[Target, ...]:
+        return (
+            Target("under_triage", "0", self.count("under_triage") == 0),
+            Target("exact", "at least 85%", self.percent("exact") >= 85.0),
+            Target(
+                "manual_review_for_want_of_indicator",
+                "at most 5%",
+                self.percent("manual_review_for_want_of_indicator") <= 5.0,
+            ),
+        )
+
+    def disagreements(self) -> tuple[CaseResult, ...]:
+        return tuple(result for result in self.results if not result.agrees)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rulebook": {
+                "id": self.rulebook.id,
+                "version": self.rulebook.version,
+                "fingerprint": self.rulebook.fingerprint,
+            },
+            "engine": self.engine,
+            "cases": len(self.results),
+            "figures": {
+                figure: {"count": self.count(figure), "percent": round(self.percent(figure), 1)}
+                for figure in FIGURES
+            },
+            "targets": [
+                {"figure": t.name, "wanted": t.wanted, "met": t.met} for t in self.targets()
+            ],
+            "results": [
+                {
+                    "file": str(r.file),
+                    "name": r.case.name,
+                    "kent_level": r.case.kent_level,
+                    "kent_route_class": r.case.kent_route_class.value,
+                    "level": r.level,
+                    "route": r.route,
+                    "route_class": None if r.route_class is None else r.route_class.value,
+                    "rules_fired": list(r.rules_fired),
+                    "figures": [figure for figure in FIGURES if getattr(r, figure)],
+                    "disagreement_classes": list(r.disagreement_classes()),
+                }
+                for r in self.results
+            ],
+        }
+
+
+FIGURES: tuple[str, ...] = (
+    "exact",
+    "within_one",
+    "under_triage",
+    "severe_under_triage",
+    "over_triage_statutory",
+    "manual_review",
+    "manual_review_for_want_of_indicator",
+)
+"""The figures, in the order they are printed; each is a `CaseResult` property."""
+
+
+def run_fidelity(
+    cases: Sequence[LocatedCase],
+    rulebook: Rulebook | None = None,
+    engine: EngineName = "durable",
+    route_classes: Mapping[str, RouteClass] = ROUTE_CLASSES,
+) -> FidelityReport:
+    """Route every case's referral on its `as_of` date and measure it against its mapping.
+    A referral the rulebook refuses raises its `ReferralInvalid` (the case is named by the
+    referral's id): a case that cannot be routed is not counted as anything."""
+    door = FrontDoor(rulebook, engine=engine)
+    results = []
+    for item in cases:
+        (decision,) = door.route(item.case.referral, as_of=item.case.as_of)
+        results.append(
+            CaseResult(
+                file=item.file,
+                case=item.case,
+                level=decision.level,
+                route=decision.route,
+                route_class=route_classes.get(decision.route),
+                rules_fired=decision.rules_fired,
+            )
+        )
+    return FidelityReport(tuple(results), door.rulebook, door.evaluator.name)
+
+
+def report_text(report: FidelityReport) -> str:
+    """The figures, the targets, then every disagreement with its classes."""
+    n = len(report.results)
+    lines = [
+        f"fidelity: {n} cases, rulebook {report.rulebook.id} {report.rulebook.version}, "
+        f"engine {report.engine}",
+        "",
+    ]
+    width = max(map(len, FIGURES))
+    for figure in FIGURES:
+        count = report.count(figure)
+        lines.append(f"  {figure:<{width}}  {count:>4} / {n}  {report.percent(figure):5.1f}%")
+    lines.append("")
+    for target in report.targets():
+        lines.append(
+            f"  target {target.name}: {target.wanted}: {'met' if target.met else 'NOT met'}"
+        )
+    disagreements = report.disagreements()
+    lines += ["", f"disagreements: {len(disagreements)}"]
+    for r in disagreements:
+        got = "manual review" if r.manual_review else f"level {r.level}, {r.route}"
+        lines.append(
+            f"  {r.file.parent.name}/{r.file.stem}: Kent level {r.case.kent_level} "
+            f"{r.case.kent_route_class.value}; decided {got} "
+            f"[{', '.join(r.disagreement_classes())}]"
+        )
+    return "\n".join(lines)
