@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 
 from triage import Rulebook
 from triage.cli import cli
-from triage.errors import ScenarioInvalid
+from triage.errors import ReferralInvalid, ScenarioInvalid
 from triage.fidelity import (
     FidelityReport,
     LocatedCase,
@@ -242,7 +243,7 @@ def test_cli_prints_the_figures_and_json() -> None:
     as_json = runner.invoke(cli, ["fidelity", str(SUITE), "--json", "--engine", "reference"])
     assert as_json.exit_code == 0, as_json.output
     data = json.loads(as_json.output)
-    assert data["cases"] == len(list(SUITE.rglob("*.yaml")))
+    assert data["cases"] == len((SUITE / "SHA256SUMS").read_text(encoding="utf-8").splitlines())
     assert set(data["figures"]) >= {"exact", "under_triage", "severe_under_triage"}
     assert data["engine"] == "reference"
 
@@ -266,3 +267,90 @@ def test_suite_uses_synthetic_ids_only(suite: list[LocatedCase]) -> None:
         assert str(item.case.referral["referral_id"]).startswith("R-FID-")
     assert all(i.startswith("C-FID-") for i in ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_case_files_are_unchanged_since_they_were_encoded() -> None:
+    """Change the rules, not the cases: every case file matches SHA256SUMS, written from the
+    encoding commit; a new or changed case must change that file too, where a review sees it."""
+    manifest = {}
+    for line in (SUITE / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        digest, name = line.split("  ", 1)
+        manifest[name.removeprefix("./")] = digest
+    present = {
+        file.relative_to(SUITE).as_posix(): hashlib.sha256(file.read_bytes()).hexdigest()
+        for file in SUITE.rglob("*.yaml")
+        if file.name != "remappings.yaml"
+    }
+    assert present == manifest
+
+
+def test_a_remapping_moves_an_unlisted_concern_into_the_referral(
+    tmp_path: Path, kent: Rulebook
+) -> None:
+    """A recorded remapping routes the concern without editing the case file; the case is no
+    longer a manual review for want of an indicator."""
+    file = _case(
+        tmp_path,
+        "r",
+        kent_level=4,
+        kent_route_class="child_protection",
+        concerns=[],
+        unlisted=[{"concern": "a bruise on a baby", "census_factor": "18C"}],
+    )
+    before = file.read_bytes()
+    (tmp_path / "remappings.yaml").write_text(
+        "remappings:\n"
+        "  - {case: r, concern: a bruise on a baby, indicator: non_mobile_baby_injury,\n"
+        "     about: parent_carer, recorded: 2026-12-02, note: the test}\n",
+        encoding="utf-8",
+    )
+    (item,) = load_cases([tmp_path])
+    assert item.case.unlisted == ()
+    assert [m.indicator for m in item.remapped] == ["non_mobile_baby_injury"]
+    (result,) = run_fidelity([item], kent, engine="reference").results
+    assert (result.level, result.route) == (4, "strategy_discussion")
+    assert not result.manual_review_for_want_of_indicator
+    assert file.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("entry", "location"),
+    [
+        (
+            "{case: nobody, concern: x, indicator: i, about: child, recorded: 2026-12-02, note: n}",
+            "remappings[0].case",
+        ),
+        (
+            "{case: r, concern: not this one, indicator: i, about: child, recorded: 2026-12-02, "
+            "note: n}",
+            "remappings[0].concern",
+        ),
+    ],
+)
+def test_a_stale_remapping_is_an_error(tmp_path: Path, entry: str, location: str) -> None:
+    _case(
+        tmp_path,
+        "r",
+        kent_level=2,
+        kent_route_class="early_help",
+        concerns=[],
+        unlisted=[{"concern": "x"}],
+    )
+    (tmp_path / "remappings.yaml").write_text(f"remappings:\n  - {entry}\n", encoding="utf-8")
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_cases([tmp_path])
+    assert [p.location for p in caught.value.problems] == [location]
+
+
+def test_a_referral_the_rulebook_refuses_names_the_case_file(
+    tmp_path: Path, kent: Rulebook
+) -> None:
+    file = _case(
+        tmp_path,
+        "q",
+        kent_level=2,
+        kent_route_class="early_help",
+        concerns=[{"indicator": "no_such_indicator", "about": "child"}],
+    )
+    with pytest.raises(ReferralInvalid, match=str(file)):
+        run_fidelity(load_cases([tmp_path]), kent, engine="reference")

@@ -24,6 +24,10 @@ never forced into the nearest indicator.
 
 The Kent rulebook's routes map to classes in `ROUTE_CLASSES`; a rulebook with other route ids
 passes its own mapping.
+
+Cases are never edited once encoded. When the vocabulary gains an indicator for an `unlisted`
+concern, the suite's `remappings.yaml` records it (case, concern, indicator, date, why); the
+loader applies it, moving the concern from `unlisted` into the referral's concerns.
 """
 
 from __future__ import annotations
@@ -34,13 +38,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, ValidationError, model_validator
+from pydantic import Field, JsonValue, StringConstraints, ValidationError, model_validator
 
-from triage._base import IsoDate, Level, Model
+from triage._base import IsoDate, Level, M, Model
 from triage.engine import EngineName, FrontDoor
-from triage.errors import Problem, ScenarioInvalid
+from triage.errors import Problem, ReferralInvalid, ScenarioInvalid
 from triage.loader import read_yaml
-from triage.referral import field_path
+from triage.referral import About, field_path
 from triage.rulebook import Rulebook
 from triage.scenarios import Form
 
@@ -135,42 +139,104 @@ class FidelityCase(Model):
         return self
 
 
+class Remapping(Model):
+    """An `unlisted` concern of one case now expressed by an indicator: recorded, not edited in."""
+
+    case: Text = Field(description="The case's path under the suite, without .yaml.")
+    concern: Text = Field(description="The unlisted concern's words, exactly as in the case.")
+    indicator: Text
+    about: About
+    recorded: IsoDate
+    note: Text = Field(description="Why, and which vocabulary change made it possible.")
+
+
+class Remappings(Model):
+    remappings: tuple[Remapping, ...] = ()
+
+
+REMAPPINGS = "remappings.yaml"
+
+
 @dataclass(frozen=True)
 class LocatedCase:
     file: Path
     case: FidelityCase
+    remapped: tuple[Remapping, ...] = ()
+
+
+def _validated(file: Path, model: type[M], problems: list[Problem]) -> M | None:
+    document = read_yaml(file)
+    if isinstance(document, Problem):
+        problems.append(document)
+        return None
+    try:
+        return model.model_validate(document.data)
+    except ValidationError as error:
+        problems.extend(
+            Problem(
+                field_path(e["loc"]),
+                e["msg"].removeprefix("Value error, "),
+                file=str(file),
+                line=document.line(e["loc"]),
+            )
+            for e in error.errors(include_url=False)
+        )
+        return None
+
+
+def _remap(located: LocatedCase, remapping: Remapping) -> LocatedCase | None:
+    case = located.case
+    kept = tuple(u for u in case.unlisted if u.concern != remapping.concern)
+    if len(kept) == len(case.unlisted):
+        return None
+    before = case.referral.get("concerns")
+    concerns: list[JsonValue] = list(before) if isinstance(before, list) else []
+    concerns.append({"indicator": remapping.indicator, "about": remapping.about.value})
+    referral = {**case.referral, "concerns": concerns}
+    # A copy, not an edit: the case file stays as it was encoded.
+    moved = case.model_copy(update={"unlisted": kept, "referral": referral})
+    return LocatedCase(located.file, moved, (*located.remapped, remapping))
 
 
 def load_cases(paths: Iterable[str | Path]) -> list[LocatedCase]:
-    """Every case in the files and folders given; `ScenarioInvalid` lists every problem, with
-    file, line and field path (unknown keys included)."""
-    files: list[Path] = []
-    for path in map(Path, paths):
-        files.extend(sorted(path.rglob("*.yaml")) if path.is_dir() else [path])
-    if not files:
-        raise ScenarioInvalid([Problem("", "no fidelity cases (*.yaml) found")], "the cases")
-    located: list[LocatedCase] = []
+    """Every case in the files and folders given, with each folder's `remappings.yaml` applied;
+    `ScenarioInvalid` lists every problem, with file, line and field path (unknown keys
+    included, and a remapping whose case or concern does not exist)."""
     problems: list[Problem] = []
-    for file in files:
-        document = read_yaml(file)
-        if isinstance(document, Problem):
-            problems.append(document)
-            continue
-        try:
-            located.append(LocatedCase(file, FidelityCase.model_validate(document.data)))
-        except ValidationError as error:
-            problems.extend(
-                Problem(
-                    field_path(e["loc"]),
-                    e["msg"].removeprefix("Value error, "),
-                    file=str(file),
-                    line=document.line(e["loc"]),
+    located: dict[str, LocatedCase] = {}
+    remappings: list[tuple[Path, int, Remapping]] = []
+    for path in map(Path, paths):
+        files = sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
+        for file in files:
+            if file.name == REMAPPINGS:
+                found = _validated(file, Remappings, problems)
+                remappings.extend(
+                    (file, i, r) for i, r in enumerate(found.remappings if found else ())
                 )
-                for e in error.errors(include_url=False)
+                continue
+            case = _validated(file, FidelityCase, problems)
+            key = file.relative_to(path).with_suffix("").as_posix() if path.is_dir() else file.stem
+            if case is not None:
+                located[key] = LocatedCase(file, case)
+    if not located and not problems:
+        raise ScenarioInvalid([Problem("", "no fidelity cases (*.yaml) found")], "the cases")
+    for file, index, remapping in remappings:
+        target = located.get(remapping.case)
+        moved = None if target is None else _remap(target, remapping)
+        if moved is None:
+            what = "case" if target is None else "concern"
+            problems.append(
+                Problem(
+                    f"remappings[{index}].{what}",
+                    f"no such {what} among the unlisted concerns of the cases",
+                    file=str(file),
+                )
             )
+        else:
+            located[remapping.case] = moved
     if problems:
         raise ScenarioInvalid(problems, "the fidelity cases")
-    return located
+    return list(located.values())
 
 
 @dataclass(frozen=True)
@@ -181,6 +247,7 @@ class CaseResult:
     route: str
     route_class: RouteClass | None
     rules_fired: tuple[str, ...]
+    remapped: tuple[Remapping, ...] = ()
 
     @property
     def manual_review(self) -> bool:
@@ -304,6 +371,7 @@ class FidelityReport:
                     "rules_fired": list(r.rules_fired),
                     "figures": [figure for figure in FIGURES if getattr(r, figure)],
                     "disagreement_classes": list(r.disagreement_classes()),
+                    "remapped": [m.indicator for m in r.remapped],
                 }
                 for r in self.results
             ],
@@ -329,12 +397,15 @@ def run_fidelity(
     route_classes: Mapping[str, RouteClass] = ROUTE_CLASSES,
 ) -> FidelityReport:
     """Route every case's referral on its `as_of` date and measure it against its mapping.
-    A referral the rulebook refuses raises its `ReferralInvalid` (the case is named by the
-    referral's id): a case that cannot be routed is not counted as anything."""
+    A referral the rulebook refuses raises `ReferralInvalid` naming the case's file: a case
+    that cannot be routed is not counted as anything."""
     door = FrontDoor(rulebook, engine=engine)
     results = []
     for item in cases:
-        (decision,) = door.route(item.case.referral, as_of=item.case.as_of)
+        try:
+            (decision,) = door.route(item.case.referral, as_of=item.case.as_of)
+        except ReferralInvalid as error:
+            raise ReferralInvalid(error.problems, f"the referral of {item.file}") from None
         results.append(
             CaseResult(
                 file=item.file,
@@ -343,6 +414,7 @@ def run_fidelity(
                 route=decision.route,
                 route_class=route_classes.get(decision.route),
                 rules_fired=decision.rules_fired,
+                remapped=item.remapped,
             )
         )
     return FidelityReport(tuple(results), door.rulebook, door.evaluator.name)
