@@ -354,3 +354,10 @@ def test_a_referral_the_rulebook_refuses_names_the_case_file(
     )
     with pytest.raises(ReferralInvalid, match=str(file)):
         run_fidelity(load_cases([tmp_path]), kent, engine="reference")
+
+
+def test_cli_reports_an_invalid_case_through_the_error_boundary(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("name: x\ncolour: blue\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["fidelity", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "error [scenario_invalid]: the fidelity cases have" in result.output

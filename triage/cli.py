@@ -935,11 +935,9 @@ def fidelity(
         checkout = Path(__file__).resolve().parent.parent / "examples" / "fidelity"
         cases_dir = checkout if checkout.is_dir() else Path("examples") / "fidelity"
         if not cases_dir.is_dir():
-            _fail(UsageError("no examples/fidelity here: give the cases' DIR"))
-    try:
-        report = run_fidelity(load_cases([cases_dir]), _rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
-    except TriageError as error:
-        _fail(error)
+            raise UsageError("no examples/fidelity here: give the cases' DIR")
+    cases = load_cases([cases_dir])
+    report = run_fidelity(cases, _rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
     click.echo(json.dumps(report.as_json(), indent=2) if as_json else report_text(report))
     if check and not all(target.met for target in report.targets()):
         sys.exit(1)
