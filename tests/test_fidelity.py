@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from click.testing import CliRunner
 
 from triage import Rulebook
@@ -32,6 +34,15 @@ SUITE = ROOT / "examples" / "fidelity"
 # (manual-review-no-concern-reported); immediate danger -> level 4, emergency_protection.
 ABUSE = [{"indicator": "physical_abuse", "about": "child"}]
 SPEECH = [{"indicator": "speech_language_difficulty", "about": "child"}]
+
+
+@pytest.fixture(autouse=True)
+def _keep_structlog_configuration() -> Iterator[None]:
+    """The command line configures structlog for the process; in-process CLI runs here must
+    not leave that configuration to the tests that capture log events after them."""
+    before = structlog.get_config()
+    yield
+    structlog.configure(**before)
 
 
 def _case(
