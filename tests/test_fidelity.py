@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 import structlog
 from click.testing import CliRunner
+from hypothesis import given
 
 from triage import Rulebook
 from triage.cli import cli
 from triage.errors import ReferralInvalid, ScenarioInvalid
 from triage.fidelity import (
+    CaseResult,
     FidelityReport,
     LocatedCase,
     RouteClass,
@@ -23,6 +25,8 @@ from triage.fidelity import (
     report_text,
     run_fidelity,
 )
+
+from .strategies import fidelity_results
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "examples" / "fidelity"
@@ -372,3 +376,27 @@ def test_cli_reports_an_invalid_case_through_the_error_boundary(tmp_path: Path) 
     result = CliRunner().invoke(cli, ["fidelity", str(tmp_path)])
     assert result.exit_code == 2
     assert "error [scenario_invalid]: the fidelity cases have" in result.output
+
+
+@given(fidelity_results())
+def test_the_figures_nest_as_their_definitions_say(result: CaseResult) -> None:
+    """Severe under-triage is under-triage; exact is within one; a manual review for want of
+    an indicator is a manual review, never exact nor under-triage; a case that agrees is
+    neither under- nor over-triaged."""
+    assert not result.severe_under_triage or result.under_triage
+    assert not result.exact or result.within_one
+    assert not result.manual_review_for_want_of_indicator or result.manual_review
+    if result.manual_review:
+        assert not result.exact
+        assert not result.under_triage
+        assert not result.over_triage_statutory
+    if result.agrees:
+        assert not result.under_triage
+        assert not result.over_triage_statutory
+        assert result.disagreement_classes() == ()
+
+
+def test_a_route_class_that_does_not_fit_the_level_is_refused(tmp_path: Path) -> None:
+    _case(tmp_path, "w", kent_level=2, kent_route_class="child_protection", concerns=SPEECH)
+    with pytest.raises(ScenarioInvalid, match="does not fit kent_level 2"):
+        load_cases([tmp_path])

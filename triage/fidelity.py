@@ -86,6 +86,15 @@ ROUTE_CLASSES: Mapping[str, RouteClass] = {
 
 MANUAL_REVIEW = "manual_review"
 
+CLASSES_OF_LEVEL: Mapping[int, frozenset[RouteClass]] = {
+    1: frozenset({RouteClass.UNIVERSAL}),
+    2: frozenset({RouteClass.EARLY_HELP}),
+    3: frozenset({RouteClass.EARLY_HELP, RouteClass.ASSESSMENT}),
+    4: STATUTORY,
+}
+"""Which route classes each Kent level allows: level 3 is intensive early help or child in
+need work, level 4 is statutory (Kent Support Levels Guidance, domain reference section 1)."""
+
 
 class Feature(StrEnum):
     """What a case is an instance of, for sorting disagreements into the issue's classes."""
@@ -131,7 +140,13 @@ class FidelityCase(Model):
     unlisted: tuple[Unlisted, ...] = ()
 
     @model_validator(mode="after")
-    def _one_child(self) -> FidelityCase:
+    def _consistent(self) -> FidelityCase:
+        if self.kent_route_class not in CLASSES_OF_LEVEL[self.kent_level]:
+            allowed = ", ".join(sorted(c.value for c in CLASSES_OF_LEVEL[self.kent_level]))
+            raise ValueError(
+                f"kent_route_class {self.kent_route_class.value} does not fit kent_level "
+                f"{self.kent_level} (it allows {allowed})"
+            )
         children = self.referral.get("children")
         if not isinstance(children, list) or len(children) != 1:
             # One decision per case keeps every figure a count of cases.
