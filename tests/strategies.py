@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
 from triage import load_rulebook
+from triage.fidelity import CLASSES_OF_LEVEL, ROUTE_CLASSES, CaseResult, FidelityCase
 from triage.referral import SOURCE_ALIASES, About, ChildFlag, Consent, Notification
 
 KENT = load_rulebook()
@@ -168,3 +170,32 @@ def recorded_decisions(draw: st.DrawFn) -> list[tuple[datetime, datetime]]:
         late = draw(st.sampled_from([-1, 0, 0, 1, 2, 5, 31, 90]))
         pairs.append((received, received + timedelta(days=late, minutes=draw(st.integers(0, 60)))))
     return pairs
+
+
+@st.composite
+def fidelity_results(draw: st.DrawFn) -> CaseResult:
+    """A fidelity case's mapping (any level, a route class that level allows, maybe unlisted
+    concerns) beside any decision the rules could give: a level and route, or manual review."""
+    kent_level = draw(st.integers(1, 4))
+    case = FidelityCase.model_validate(
+        {
+            "name": "a drawn case",
+            "source": {
+                "title": "t",
+                "publisher": "p",
+                "year": None,
+                "section": "s",
+                "where_found": "w",
+            },
+            "source_level": "Level X",
+            "kent_level": kent_level,
+            "kent_route_class": draw(st.sampled_from(sorted(CLASSES_OF_LEVEL[kent_level]))),
+            "mapping_note": "drawn",
+            "as_of": "2026-03-02",
+            "referral": {"children": [{"child_id": "C-1"}]},
+            "unlisted": draw(st.lists(st.just({"concern": "x"}), max_size=1)),
+        }
+    )
+    route = draw(st.sampled_from([*sorted(ROUTE_CLASSES), "manual_review"]))
+    level = None if route == "manual_review" else draw(st.integers(1, 4))
+    return CaseResult(Path("drawn.yaml"), case, level, route, ROUTE_CLASSES.get(route), ())

@@ -94,7 +94,14 @@ def test_cli_ends_with_the_summary_line_and_exits_1_on_a_failure(tmp_path: Path)
 
 def test_cli_passes_on_the_examples() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "triage.cli", "scenarios", "-q", str(ROOT / "examples")],
+        [
+            sys.executable,
+            "-m",
+            "triage.cli",
+            "scenarios",
+            "-q",
+            str(ROOT / "examples" / "scenarios"),
+        ],
         capture_output=True,
         text=True,
     )

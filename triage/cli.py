@@ -906,6 +906,43 @@ def report_command(
         click.echo(f"wrote the HTML report to {html_file}", err=True)
 
 
+@cli.command()
+@click.argument(
+    "cases_dir", metavar="[DIR]", required=False, type=click.Path(path_type=Path, exists=True)
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the figures.")
+@click.option("--check", is_flag=True, help="Exit 1 when a target is not met.")
+@_rules_option
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="durable",
+    show_default=True,
+    help="The evaluator to route the cases on.",
+)
+def fidelity(
+    cases_dir: Path | None, as_json: bool, check: bool, rules_dir: Path | None, engine: str
+) -> None:
+    """Route the published fidelity cases in DIR (default: examples/fidelity of this
+    checkout) and print exact level agreement, within one level, under-triage, severe
+    under-triage, over-triage to statutory routes and manual reviews, then every
+    disagreement (docs/fidelity.md)."""
+    # Imported here so that this command stays one self-contained block of this file.
+    from triage.errors import UsageError
+    from triage.fidelity import load_cases, report_text, run_fidelity
+
+    if cases_dir is None:
+        checkout = Path(__file__).resolve().parent.parent / "examples" / "fidelity"
+        cases_dir = checkout if checkout.is_dir() else Path("examples") / "fidelity"
+        if not cases_dir.is_dir():
+            raise UsageError("no examples/fidelity here: give the cases' DIR")
+    cases = load_cases([cases_dir])
+    report = run_fidelity(cases, _rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
+    click.echo(json.dumps(report.as_json(), indent=2) if as_json else report_text(report))
+    if check and not all(target.met for target in report.targets()):
+        sys.exit(1)
+
+
 def main() -> None:
     cli(prog_name="triage")
 
