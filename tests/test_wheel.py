@@ -149,7 +149,10 @@ def test_wheel_installs_in_a_fresh_venv_and_routes(wheel: Path, tmp_path: Path) 
     # Current domestic abuse is Level 3; received Monday 2 March 2026, due the next working day.
     assert (decision["level"], decision["route"]) == (3, "intensive_early_help")
     assert decision["due_by"] == "2026-03-03"
-    assert routed.stderr == ""
+    # Where durable_rules does not import (3.13+) one line says that the reference engine runs.
+    said = [json.loads(line)["event"] for line in routed.stderr.splitlines()]
+    assert said == ([] if sys.version_info < (3, 13) else ["engine_fallback"])
+    assert decision["engine"] == ("durable" if sys.version_info < (3, 13) else "reference")
 
     installed = _run(
         [sys.executable, "-m", "pip", "--python", str(python), "list", "--format", "json"],
