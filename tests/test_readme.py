@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import triage
 from triage import Decision, parse_referral
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,6 +104,9 @@ def test_every_readme_shell_command_runs_in_order_on_a_fresh_copy(tmp_path: Path
     assert list((clone / "dist").glob("frontdoor_triage-*.whl"))
     assert (clone / "my-revised-rules" / "rules.yaml").exists()
     assert "passed, 0 failed" in done.stdout
+    # `--version` from the wheel installed in the copy's own .venv, without the test tools.
+    assert f"triage {triage.__version__}" in done.stdout.splitlines()
+    assert not (clone / ".venv" / "bin" / "pytest").exists()
 
 
 # The case system's own functions that the README's embedding example calls.
