@@ -1,36 +1,44 @@
 # The two quick-start commands: `make demo` and `make test`. Each creates .venv on a fresh machine.
+# `make demo` installs only what the library needs at run time; `make test` adds the test
+# toolchain (the `dev` dependency group in pyproject.toml) to the same .venv.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
+DEV := $(VENV)/.dev
 
 .PHONY: demo test lint typecheck pytest bench schemas clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME)
 
-demo: $(STAMP)
+# pip 25.1 is the first to install a dependency group (`--group`).
+$(DEV): $(RUNTIME)
+	$(BIN)/pip install --quiet -e . --group dev
+	touch $(DEV)
+
+demo: $(RUNTIME)
 	$(BIN)/triage demo
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(DEV)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python -m benchmarks
 
-schemas: $(STAMP)
+schemas: $(RUNTIME)
 	$(BIN)/python -m triage.cli schema referral > docs/schemas/referral.schema.json
 	$(BIN)/python -m triage.cli schema decision > docs/schemas/decision.schema.json
 	$(BIN)/python -m triage.cli schema rulebook > docs/schemas/rulebook.schema.json

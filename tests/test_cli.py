@@ -133,7 +133,7 @@ def test_route_readme_example_gives_one_json_line_per_child_at_level_3_intensive
         "version": rulebook["version"],
         "fingerprint": load_rulebook(KENT).fingerprint,
     }
-    assert decision["library_version"] == metadata.version("triage")
+    assert decision["library_version"] == metadata.version("frontdoor-triage")
 
 
 def test_route_reads_standard_input_when_file_is_dash() -> None:
@@ -444,7 +444,7 @@ def test_version_prints_the_installed_version() -> None:
     result = run("--version")
 
     assert result.returncode == 0, result.stderr
-    assert metadata.version("triage") in result.stdout
+    assert metadata.version("frontdoor-triage") in result.stdout
 
 
 # -- the error boundary and global options --------------------------------------------------

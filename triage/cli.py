@@ -20,6 +20,8 @@ from typing import IO, Any, TypeVar
 import click
 import structlog
 
+from triage._install import VERSION
+from triage._logging import add_log_level
 from triage.audit.log import KEY_VARIABLE, DecisionLog
 from triage.audit.record import DecisionRecordV1
 from triage.audit.replay import ROW_FIELDS, ReplayReport, csv_row, render_replay, replay_log
@@ -45,7 +47,7 @@ def _configure_logging(verbose: bool) -> None:
         ),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         processors=[
-            structlog.processors.add_log_level,
+            add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.JSONRenderer(),
         ],
@@ -109,10 +111,10 @@ def _engine_options(function: F) -> F:
     function = click.option(
         "--engine",
         type=click.Choice(ENGINES),
-        default="durable",
-        show_default=True,
+        default=None,
         help="durable: the durable_rules engine; "
-        "reference: the pure-Python evaluator of the same rules.",
+        "reference: the pure-Python evaluator of the same rules. "
+        "Default: durable where durable_rules imports (Python 3.11, 3.12), else reference.",
     )(function)
     return _rules_option(function)
 
@@ -141,7 +143,7 @@ def _name(stream: IO[str]) -> str:
     cls=TriageGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(package_name="triage")
+@click.version_option(VERSION, prog_name="triage", message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
 def cli(verbose: bool) -> None:
     """Triage children's services referrals on declarative thresholds.
@@ -443,9 +445,9 @@ def journey(
 @click.option(
     "--engine",
     type=click.Choice(ENGINES),
-    default="durable",
-    show_default=True,
-    help="The evaluator to run the scenarios on.",
+    default=None,
+    help="The evaluator to run the scenarios on. Default: durable where durable_rules imports, "
+    "else reference.",
 )
 def scenarios(paths: tuple[Path, ...], quiet: bool, rules_dir: Path | None, engine: str) -> None:
     """Run the scenario files and folders in PATHS: each failure is shown with the decision's

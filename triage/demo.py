@@ -66,8 +66,8 @@ def run_demo(
     log_path = folder / "decisions.sqlite"
     log_path.unlink(missing_ok=True)
     result = DemoResult(folder, log_path)
-    door = FrontDoor(engine="durable")
-    journeys = Journeys(door.rulebook, pathway=None, engine="durable")
+    door = FrontDoor()  # durable where durable_rules imports, else reference
+    journeys = Journeys(door.rulebook, pathway=None)
 
     def bar(label: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
         if progress is None:

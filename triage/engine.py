@@ -12,12 +12,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import date
-from importlib import metadata
 from typing import Any, Literal, NamedTuple
 
-import structlog
-
 from triage._base import LEVEL_NAMES, trusted
+from triage._install import VERSION, default_engine, durable_missing
+from triage._logging import get_logger
 from triage.conditions import concern_filters
 from triage.decision import Decision, RulebookRef
 from triage.errors import EngineFault, UsageError
@@ -42,12 +41,9 @@ from triage.workdays import add_working_days
 EngineName = Literal["durable", "reference"]
 ENGINES: tuple[EngineName, ...] = ("durable", "reference")
 
-try:
-    LIBRARY_VERSION = metadata.version("triage")
-except metadata.PackageNotFoundError:  # pragma: no cover - running from an unbuilt tree
-    LIBRARY_VERSION = "0+unknown"
+LIBRARY_VERSION = VERSION
 
-_log = structlog.get_logger("triage")
+_log = get_logger("triage")
 
 
 class _Settled(NamedTuple):
@@ -126,9 +122,16 @@ class _ReasonText:
         return f"{self.title}: {'; '.join(labels)}{suffix}"
 
 
-def make_evaluator(engine: EngineName | str, rulebook: Rulebook) -> Evaluator:
-    """An evaluator by name: `durable` (production) or `reference` (pure Python)."""
+def make_evaluator(engine: EngineName | str | None, rulebook: Rulebook) -> Evaluator:
+    """An evaluator by name: `durable` (production) or `reference` (pure Python); None for the
+    default, `durable` where durable_rules imports and `reference` where it does not."""
+    engine = default_engine() if engine is None else engine
     if engine == "durable":
+        if (missing := durable_missing()) is not None:
+            raise UsageError(
+                f"the durable engine cannot run here: {missing}; choose the engine 'reference' "
+                "(the same rules in pure Python)"
+            )
         from triage._durable import DurableEvaluator
 
         return DurableEvaluator(rulebook)
@@ -145,11 +148,13 @@ class FrontDoor:
     """
 
     def __init__(
-        self, rulebook: Rulebook | None = None, engine: EngineName | Evaluator = "durable"
+        self, rulebook: Rulebook | None = None, engine: EngineName | Evaluator | None = None
     ) -> None:
         self.rulebook = load_rulebook() if rulebook is None else rulebook
         self.evaluator = (
-            make_evaluator(engine, self.rulebook) if isinstance(engine, str) else engine
+            make_evaluator(engine, self.rulebook)
+            if engine is None or isinstance(engine, str)
+            else engine
         )
         self._ref = RulebookRef(
             id=self.rulebook.id,

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Literal
 
-import structlog
 from pydantic import Field, ValidationError
 
 from triage._base import IsoDate, IsoDateTime, Level, Model
+from triage._logging import get_logger
 from triage.conditions import All, EventKind, ReviewFinding, ServiceIs
 from triage.decision import RulebookRef
 from triage.engine import LIBRARY_VERSION, EngineName, make_evaluator
@@ -31,7 +31,7 @@ from triage.pathway import EdgeKind, PathwayGraph, load_pathway
 from triage.referral import ChildFlag, Consent, Identifier, parse_problems
 from triage.rulebook import Rule, Rulebook, StepOutcome, TransitionKind, cite
 
-_log = structlog.get_logger("triage")
+_log = get_logger("triage")
 _EVENTS = {
     TransitionKind.STEP_UP: "case_stepped_up",
     TransitionKind.STEP_DOWN: "case_stepped_down",
@@ -120,12 +120,14 @@ class Journeys:
         self,
         rulebook: Rulebook | None = None,
         pathway: PathwayGraph | None = None,
-        engine: EngineName | Evaluator = "durable",
+        engine: EngineName | Evaluator | None = None,
     ) -> None:
         self.rulebook = load_rulebook() if rulebook is None else rulebook
         self.pathway = load_pathway(rulebook=self.rulebook) if pathway is None else pathway
         self.evaluator = (
-            make_evaluator(engine, self.rulebook) if isinstance(engine, str) else engine
+            make_evaluator(engine, self.rulebook)
+            if engine is None or isinstance(engine, str)
+            else engine
         )
         self._check_rules_against_graph()
 

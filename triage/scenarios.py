@@ -209,7 +209,7 @@ def _check_child(expect: ChildExpectation, decision: Decision, who: str) -> list
 class ScenarioRunner:
     """Runs scenarios on one rulebook and one engine."""
 
-    def __init__(self, rulebook: Rulebook | None = None, engine: EngineName = "durable") -> None:
+    def __init__(self, rulebook: Rulebook | None = None, engine: EngineName | None = None) -> None:
         self.door = FrontDoor(rulebook, engine=engine)
         self._engine = engine
         self._journeys: Any = None

@@ -21,9 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import structlog
-
 from triage._base import trusted
+from triage._logging import get_logger
 from triage.audit.chain import GENESIS_KIND, Genesis
 from triage.audit.record import (
     GENESIS,
@@ -52,7 +51,7 @@ from triage.referral import Referral
 from triage.rulebook import Rulebook
 
 KEY_VARIABLE = "TRIAGE_LOG_KEY"
-_log = structlog.get_logger("triage.audit")
+_log = get_logger("triage.audit")
 
 
 MAKE_A_KEY = 'make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'

@@ -383,8 +383,11 @@ class _OneLogger:
         return self.logger
 
 
-def _portable_logging() -> dict[str, Any]:
-    """The application's structlog configuration, as far as it can be sent to a worker."""
+def _portable_logging() -> dict[str, Any] | None:
+    """The application's structlog configuration, as far as it can be sent to a worker (None
+    when it configured none: the worker's library loggers then stay silent too)."""
+    if not structlog.is_configured():
+        return None
     portable: dict[str, Any] = {}
     for key, value in structlog.get_config().items():
         if isinstance(value, structlog.PrintLoggerFactory):
@@ -409,8 +412,9 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _start_worker(logging_config: dict[str, Any]) -> None:
-    structlog.configure(**logging_config)
+def _start_worker(logging_config: dict[str, Any] | None) -> None:
+    if logging_config is not None:
+        structlog.configure(**logging_config)
 
 
 def _in_order(pool: Executor, work: Callable[[J], R], jobs: Iterable[J], ahead: int) -> Iterator[R]:

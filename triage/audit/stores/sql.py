@@ -320,7 +320,7 @@ class PostgresStore(SqlStore):
             import psycopg
         except ImportError:
             raise UsageError(
-                "a postgresql:// log needs psycopg: pip install 'triage[postgres]'"
+                "a postgresql:// log needs psycopg: pip install 'frontdoor-triage[postgres]'"
             ) from None
         self._psycopg = psycopg
         self.target = url
