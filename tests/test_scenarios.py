@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from triage import FrontDoor
-from triage.errors import ScenarioInvalid
+from triage.errors import ReferralInvalid, ScenarioInvalid
 from triage.scenarios import Located, ScenarioRunner, load_scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,17 +63,22 @@ def test_a_wrong_expectation_fails_with_the_decisions_reasons(
     assert "refused_consent_below_level_4" in outcome.explanation
 
 
-def test_an_invalid_referral_fails_the_scenario_not_the_run(
+def test_an_invalid_referral_fails_the_scenario_with_the_field_errors(
     tmp_path: Path, runner: ScenarioRunner
 ) -> None:
+    """An indicator the rulebook lacks fails that scenario with the referral's own problems (the
+    field path and the value), not a run-stopping error."""
     source = (ROOT / "examples" / "scenarios" / "refused-consent-missing-teenager.yaml").read_text()
     file = tmp_path / "invalid.yaml"
     file.write_text(source.replace("indicator: missing_regularly", "indicator: missing_sometimes"))
     (item,) = load_scenarios([file])
     outcome = runner.run(item)
     assert not outcome.passed
-    assert "referral_invalid" in outcome.failures[0]
-    assert "missing_sometimes" in outcome.failures[0]
+    assert outcome.failures == []
+    assert isinstance(outcome.error, ReferralInvalid)
+    (problem,) = outcome.error.problems
+    assert problem.location == "concerns[0].indicator"
+    assert problem.value == "missing_sometimes"
 
 
 def test_cli_ends_with_the_summary_line_and_exits_1_on_a_failure(tmp_path: Path) -> None:
