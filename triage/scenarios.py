@@ -89,12 +89,23 @@ class JourneyStep(Model):
 
 
 class Scenario(Model):
-    name: str = Field(min_length=1)
-    description: str = ""
-    as_of: IsoDate | None = None
-    referral: Form | None = None
-    expect: ReferralExpectation | None = None
-    journey: tuple[JourneyStep, ...] = ()
+    """One worked example: a referral with what its decision must say, or a journey whose
+    events each say what their decision must be (docs/scenarios.md)."""
+
+    name: str = Field(min_length=1, description="One line: what the case is.")
+    description: str = Field(default="", description="Why the rules should decide so.")
+    as_of: IsoDate | None = Field(
+        default=None, description="Apply the rules in force on this date; default: the receipt."
+    )
+    referral: Form | None = Field(
+        default=None, description="A referral as the Front Door's form sends it."
+    )
+    expect: ReferralExpectation | None = Field(
+        default=None, description="What the referral's decisions must say."
+    )
+    journey: tuple[JourneyStep, ...] = Field(
+        default=(), description="Journey events in order, each with its own expect."
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Scenario:
