@@ -495,14 +495,24 @@ def test_lint_names_a_rule_that_can_never_fire(tmp_path: Path) -> None:
 # -- help and version -----------------------------------------------------------------------
 
 
-def test_group_help_lists_every_command() -> None:
-    """`triage --help` lists every command."""
+def test_group_help_lists_every_command_once_by_task() -> None:
+    """`triage --help` lists every command once, under a task heading, with a description that
+    ends at a whole clause (never `...`)."""
     result = script("--help")
 
     assert result.returncode == 0, result.stderr
-    listed = result.stdout.split("Commands:", 1)[1].split()
+    lines = result.stdout.splitlines()
+    assert "..." not in "\n".join(lines[1:])  # the usage line ends in click's own `[ARGS]...`
+    headings = [line for line in lines if line.endswith(":") and not line.startswith(" ")]
+    tasks = ["Route and explain:", "Check the rules:", "Audit a decision log:", "Try it out:"]
+    assert [heading for heading in headings if heading in tasks] == tasks
+    listed = [line.split()[0] for line in lines if line.startswith("  ") and len(line) > 2]
+    listed = [name for name in listed if name in cli.commands]
+    assert sorted(listed) == sorted(cli.commands)
     for command in COMMANDS:
         assert command in listed
+    route_at = lines.index(next(line for line in lines if line.startswith("  route ")))
+    assert lines[route_at - 1] == "Route and explain:"
 
 
 def test_route_help_documents_its_options() -> None:
@@ -643,3 +653,32 @@ def test_with_json_an_error_without_problems_has_an_empty_list() -> None:
         "message": "no rulebook at no-such-rulebook: the directory does not exist",
         "problems": [],
     }
+
+
+def test_lint_takes_the_rulebook_as_rules_too(tmp_path: Path) -> None:
+    """`lint --rules DIR` checks DIR as `lint DIR` does; both at once is a usage error."""
+    edited = edited_kent(tmp_path, "rules.yaml", IMPOSSIBLE_OLD, IMPOSSIBLE_NEW)
+
+    by_option = run("lint", "--rules", str(edited))
+    both = run("lint", str(edited), "--rules", str(KENT))
+
+    assert by_option.returncode == 1
+    assert by_option.stdout == run("lint", str(edited)).stdout
+    assert "accumulated_level_2_needs" in by_option.stdout
+    assert both.returncode == 2
+    assert both.stderr.startswith("error [usage_error]: ")
+
+
+def test_every_commands_json_flag_turns_its_errors_into_json(tmp_path: Path) -> None:
+    """`report --json` (a command with its own --json) also gets its errors as JSON, from the
+    one boundary: a log that does not exist is `log_unusable` as an object, exit 2."""
+    target = f"sqlite:///{tmp_path / 'missing' / 'log.sqlite'}"
+
+    plain = run("report", target)
+    as_json = run("report", target, "--json")
+
+    assert plain.returncode == as_json.returncode == 2
+    assert plain.stderr.startswith("error [log_unusable]: ")
+    error = json.loads(as_json.stderr)
+    assert error["code"] == "log_unusable"
+    assert error["message"] == plain.stderr.removeprefix("error [log_unusable]: ").rstrip("\n")

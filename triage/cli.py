@@ -94,6 +94,26 @@ def _json_errors(ctx: click.Context, param: click.Parameter, value: bool) -> boo
     return value
 
 
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "Route and explain": ("route", "explain", "journey"),
+    "Check the rules": ("scenarios", "vocabulary", "lint", "graph", "schema"),
+    "Audit a decision log": ("verify", "replay", "report"),
+    "Try it out": ("demo", "simulate"),
+}
+
+
+def _summary(help_text: str) -> str:
+    """A command's help up to the end of its first clause (`.`, `:` or `;` outside brackets),
+    so that the command list never cuts a description mid-word."""
+    text = " ".join(help_text.split("\n\n", 1)[0].split())
+    depth = 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and char in ".:;" and text[index + 1 : index + 2] in {"", " "}:
+            return text[:index]
+    return text
+
+
 class TriageGroup(click.Group):
     """The one error boundary: a `TriageError` from any command is its message on stderr and
     exit status 2 (a JSON object when the command was given `--json`), so command bodies are
@@ -116,6 +136,21 @@ class TriageGroup(click.Group):
             )
         )
         super().add_command(cmd, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Commands by task, not by the alphabet, each with its first whole clause."""
+        listed = {name: self.get_command(ctx, name) for name in self.list_commands(ctx)}
+        shown = {name: cmd for name, cmd in listed.items() if cmd is not None and not cmd.hidden}
+        placed = {name for names in SECTIONS.values() for name in names}
+        sections = [
+            *SECTIONS.items(),
+            ("Other commands", tuple(sorted(set(shown) - placed))),
+        ]
+        for title, names in sections:
+            rows = [(name, _summary(shown[name].help or "")) for name in names if name in shown]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -143,6 +178,7 @@ def _engine_options(function: F) -> F:
         "--as-of",
         type=click.DateTime(formats=["%Y-%m-%d"]),
         default=None,
+        metavar="DATE",
         help="Apply the rules and timescales in force on this date (YYYY-MM-DD). "
         "Default: the receipt date.",
     )(function)
@@ -430,9 +466,19 @@ def schema(name: str) -> None:
 @cli.command()
 @click.argument("rules_dir", type=click.Path(path_type=Path, file_okay=False), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: the counts and each finding.")
-def lint(rules_dir: Path | None, as_json: bool) -> None:
+@click.option(
+    "--rules",
+    "rules_option",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The rulebook directory, as the other commands take it (or give it as RULES_DIR).",
+)
+def lint(rules_dir: Path | None, as_json: bool, rules_option: Path | None) -> None:
     """Check a rulebook RULES_DIR (default: the bundled one): load-time validation, rules that
     can never fire, and levels, routes and indicators no rule produces or reads."""
+    if rules_dir is not None and rules_option is not None:
+        raise UsageError("give the rulebook as RULES_DIR or --rules, not both")
+    rules_dir = rules_dir or rules_option
     rulebook = _rulebook(rules_dir)
     findings = lint_rulebook(rulebook)
     where = rules_dir or bundled_rules_dir()
