@@ -125,17 +125,21 @@ class TriageGroup(click.Group):
             # having to say so.
             if param.name == "as_json" and param.callback is None:
                 param.callback = _json_errors
-        cmd.params.append(
-            click.Option(
-                ["-v", "--verbose"],
-                is_flag=True,
-                expose_value=False,
-                is_eager=True,
-                callback=_verbose,
-                help=VERBOSE_HELP,
-            )
-        )
+        taken = {opt for param in cmd.params for opt in param.opts}
+        if taken.isdisjoint({"-v", "--verbose"}):
+            cmd.params.append(self._verbose_option())
         super().add_command(cmd, name)
+
+    @staticmethod
+    def _verbose_option() -> click.Option:
+        return click.Option(
+            ["-v", "--verbose"],
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            callback=_verbose,
+            help=VERBOSE_HELP,
+        )
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Commands by task, not by the alphabet, each with its first whole clause."""
