@@ -97,7 +97,7 @@ def _json_errors(ctx: click.Context, param: click.Parameter, value: bool) -> boo
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Route and explain": ("route", "explain", "journey"),
     "Check the rules": ("scenarios", "vocabulary", "lint", "graph", "schema"),
-    "Audit a decision log": ("verify", "replay", "report"),
+    "Audit a decision log": ("verify", "show", "replay", "report"),
     "Try it out": ("demo", "simulate"),
 }
 
