@@ -168,3 +168,17 @@ def recorded_decisions(draw: st.DrawFn) -> list[tuple[datetime, datetime]]:
         late = draw(st.sampled_from([-1, 0, 0, 1, 2, 5, 31, 90]))
         pairs.append((received, received + timedelta(days=late, minutes=draw(st.integers(0, 60)))))
     return pairs
+
+
+# -- plain-text tables and scenario times (h-cli) --------------------------------------------
+
+snake_names = st.lists(
+    st.text(alphabet="abcdest", min_size=1, max_size=8), min_size=1, max_size=4
+).map("_".join)
+count_matrices: st.SearchStrategy[dict[tuple[str, str], int]] = st.dictionaries(
+    st.tuples(snake_names, snake_names), st.integers(min_value=0, max_value=99_999), max_size=40
+)
+naive_times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31))
+aware_times = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.timezones()
+)

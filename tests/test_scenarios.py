@@ -6,16 +6,20 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given
 
 from triage import FrontDoor
 from triage.cli import cli
 from triage.engine import ENGINES
 from triage.errors import ReferralInvalid, ScenarioInvalid
-from triage.scenarios import Located, ScenarioRunner, load_scenarios
+from triage.scenarios import Located, ScenarioRunner, _times_without_offset, load_scenarios
+
+from .strategies import aware_times, naive_times
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = load_scenarios([ROOT / "examples" / "scenarios"])
@@ -277,3 +281,25 @@ def test_scenario_schema_names_the_format_keys() -> None:
         "journey",
     }
     assert schema["additionalProperties"] is False
+
+
+@given(naive_times)
+def test_every_time_without_an_offset_is_refused_with_an_example_that_has_one(
+    moment: datetime,
+) -> None:
+    """Any `received_at` without an offset, as YAML reads it or as text, is refused, and the
+    example written in its place is that wall-clock time with an offset."""
+    for written in (moment, moment.isoformat()):
+        item = {"referral": {"received_at": written}}
+        ((loc, why),) = _times_without_offset(item)
+        assert loc == ("referral", "received_at")
+        example = datetime.fromisoformat(why.rsplit("received_at: ", 1)[1])
+        assert example.tzinfo is not None
+        assert example.replace(tzinfo=None) == moment
+
+
+@given(aware_times)
+def test_a_time_with_an_offset_is_never_refused(moment: datetime) -> None:
+    """A `received_at` with any offset, as an object or as text, passes the check."""
+    for written in (moment, moment.isoformat()):
+        assert list(_times_without_offset({"referral": {"received_at": written}})) == []

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from triage._table import abbreviate, matrix, table, terminal_width
+
+from .strategies import count_matrices, snake_names
 
 ROUTES = (
     "universal_services",
@@ -108,3 +112,41 @@ def test_terminal_width_is_capped_by_the_limit(
     """`COLUMNS` gives the width, at most the limit asked for."""
     monkeypatch.setenv("COLUMNS", columns)
     assert terminal_width(limit) == expected
+
+
+@given(st.lists(snake_names, unique=True, max_size=30))
+def test_abbreviations_are_unique_and_never_longer_than_the_name(names: list[str]) -> None:
+    """Every name gets a label of its own, no longer than the name plus a clash digit or two."""
+    short = abbreviate(names)
+    assert set(short) == set(names)
+    assert len(set(short.values())) == len(names)
+    for name, label in short.items():
+        assert label == name if len(name) <= 6 else len(label) < len(name) + 3
+
+
+@given(count_matrices, st.integers(min_value=40, max_value=200))
+def test_every_count_is_shown_once_in_its_row_and_column(
+    counts: dict[tuple[str, str], int], width: int
+) -> None:
+    """Read back from the blocks, the matrix has each (before, after) count where it belongs,
+    zero elsewhere, and no line wider than the width beyond the row label's own length."""
+    lines = matrix(counts, "t", width=width)
+    short = abbreviate(sorted({after for _, after in counts}))
+    label = {value: key for key, value in short.items()}
+    rows = {before for before, _ in counts}
+    read: dict[tuple[str, str], int] = {}
+    columns: list[str] = []
+    for line in lines[1:]:
+        if not line or " = " in line or line.startswith("columns:"):
+            continue  # a gap between blocks, or the key
+        words = line.split()
+        if line.startswith(" "):  # a block's header: the row label column is blank
+            columns = [label[word] for word in words]
+            continue
+        for column, value in zip(columns, words[1:], strict=True):
+            assert (words[0], column) not in read
+            read[(words[0], column)] = int(value)
+    assert {key: n for key, n in read.items() if n} == {key: n for key, n in counts.items() if n}
+    lead = max([len(r) for r in rows] + [len("before")])
+    body = [line for line in lines[1:] if line and " = " not in line]
+    assert all(len(line) <= max(width, lead + 1 + 6 + 2) for line in body)
