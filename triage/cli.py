@@ -398,25 +398,17 @@ def vocabulary(routes: bool, rule_ids: bool, as_json: bool, rules_dir: Path | No
     rulebook = _rulebook(rules_dir)
     width = _table.terminal_width(100)
     if routes:
-        items: Any = rulebook.routes
+        data = [r.model_dump(mode="json") for r in rulebook.routes]
         lines = _table.table([(r.id, r.label) for r in rulebook.routes], ("route", "label"), width)
     elif rule_ids:
-        items = [{"id": r.id, "kind": r.kind, "title": r.title} for r in rulebook.rules]
+        data = [{"id": r.id, "kind": r.kind, "title": r.title} for r in rulebook.rules]
         lines = _table.table(
             [(r.id, r.kind, r.title) for r in rulebook.rules], ("rule", "kind", "title"), width
         )
     else:
-        items = rulebook.indicators
+        data = [i.model_dump(mode="json") for i in rulebook.indicators]
         lines = _indicator_lines(rulebook, width)
-    if as_json:
-        click.echo(
-            json.dumps(
-                [i if isinstance(i, dict) else i.model_dump(mode="json") for i in items],
-                indent=2,
-            )
-        )
-        return
-    click.echo("\n".join(lines))
+    click.echo(json.dumps(data, indent=2) if as_json else "\n".join(lines))
 
 
 def _indicator_lines(rulebook: Rulebook, width: int) -> list[str]:
