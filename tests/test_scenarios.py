@@ -303,3 +303,36 @@ def test_a_time_with_an_offset_is_never_refused(moment: datetime) -> None:
     """A `received_at` with any offset, as an object or as text, passes the check."""
     for written in (moment, moment.isoformat()):
         assert list(_times_without_offset({"referral": {"received_at": written}})) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "location", "near"),
+    [
+        (
+            "route: single_agency_support",
+            "route: single_agency_suport",
+            "expect.route",
+            "single_agency_support",
+        ),
+        (
+            "rules_fired: [single_level_3_indicator, refused_consent_below_level_4]",
+            "rules_fired: [single_level_3_indicator, refused_consent_below_level4]",
+            "expect.rules_fired[1]",
+            "refused_consent_below_level_4",
+        ),
+    ],
+)
+def test_an_expectation_naming_an_id_the_rulebook_lacks_is_an_error_not_a_failure(
+    tmp_path: Path, runner: ScenarioRunner, old: str, new: str, location: str, near: str
+) -> None:
+    """A typo in an expected route or rule id is a `scenario_invalid` error naming the field,
+    the nearest id and the valid ids, not a FAIL that reads as the rules deciding wrongly."""
+    (item,) = load_scenarios([edited(tmp_path, GOOD, "typo.yaml", old, new)])
+    outcome = runner.run(item)
+    assert outcome.failures == []
+    assert isinstance(outcome.error, ScenarioInvalid)
+    (problem,) = outcome.error.problems
+    assert problem.location == location
+    assert problem.value == new.split(": ", 1)[1].strip("[]").split(", ")[-1]
+    assert f"did you mean {near}?" in problem.message
+    assert near in problem.valid

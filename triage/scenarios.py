@@ -22,6 +22,7 @@ expect:
 
 from __future__ import annotations
 
+import difflib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, JsonValue, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, JsonValue, ValidationError, model_validator
 
 from triage._base import IsoDate, Level, Model
 from triage.decision import Decision
@@ -39,7 +40,7 @@ from triage.errors import Problem, ScenarioInvalid, TriageError, error_json
 from triage.journey import Journeys
 from triage.loader import YamlDocument, read_yaml
 from triage.referral import field_path
-from triage.rulebook import Rulebook
+from triage.rulebook import FlagOutcome, Rulebook
 
 
 def _iso_dates(value: Any) -> Any:
@@ -306,6 +307,54 @@ def _check_child(expect: ChildExpectation, decision: Decision, who: str) -> list
     return failures
 
 
+def _unknown_ids(scenario: Scenario, rulebook: Rulebook) -> list[Problem]:
+    """Expectations naming a route, urgency, rule or flag this rulebook does not have: a typo
+    there would otherwise read as the rulebook deciding wrongly."""
+    rules = tuple(rule.id for rule in rulebook.rules)
+    flags = tuple(
+        dict.fromkeys(r.then.flag for r in rulebook.rules if isinstance(r.then, FlagOutcome))
+    )
+    known: dict[str, tuple[str, tuple[str, ...]]] = {  # key: (what it names, the valid ids)
+        "route": ("route", tuple(route.id for route in rulebook.routes)),
+        "urgency": ("urgency", tuple(dict.fromkeys(t.urgency for t in rulebook.timescales))),
+        "rules_fired": ("rule", rules),
+        "rules_not_fired": ("rule", rules),
+        "flags": ("flag", flags),
+        "no_flags": ("flag", flags),
+    }
+    expectations: list[tuple[tuple[str | int, ...], BaseModel]] = []
+    if scenario.expect is not None:
+        expectations.append((("expect",), scenario.expect))
+        expectations += [
+            (("expect", "children", child), each)
+            for child, each in scenario.expect.children.items()
+        ]
+    expectations += [
+        (("journey", number, "expect"), step.expect) for number, step in enumerate(scenario.journey)
+    ]
+    problems = []
+    for prefix, expect in expectations:
+        for key, (noun, valid) in known.items():
+            if key not in type(expect).model_fields or key not in expect.model_fields_set:
+                continue
+            value = getattr(expect, key)
+            listed = isinstance(value, tuple)
+            for index, code in enumerate(value if listed else (value,)):
+                if code is None or code in valid:
+                    continue
+                near = difflib.get_close_matches(code, valid, n=1)
+                problems.append(
+                    Problem(
+                        field_path((*prefix, key, index) if listed else (*prefix, key)),
+                        f"is not a {noun} of the rulebook"
+                        + (f"; did you mean {near[0]}?" if near else ""),
+                        value=code,
+                        valid=valid,
+                    )
+                )
+    return problems
+
+
 class ScenarioRunner:
     """Runs scenarios on one rulebook and one engine."""
 
@@ -318,6 +367,9 @@ class ScenarioRunner:
         scenario = located.scenario
         outcome = Outcome(located.file, scenario.name)
         try:
+            unknown = _unknown_ids(scenario, self.door.rulebook)
+            if unknown:
+                raise ScenarioInvalid(unknown, str(located.file))
             if scenario.referral is not None:
                 self._run_referral(scenario, outcome)
             else:
