@@ -103,5 +103,11 @@ def matrix(
         ]
     # A no-break space inside each `abbreviation = name` keeps the pair on one line.
     key = [f"{short[str(c)]}\xa0=\xa0{c}" for c in cols if short[str(c)] != str(c)]
-    wrapped = textwrap.wrap("columns: " + ", ".join(key), width, subsequent_indent="  ")
+    wrapped = textwrap.wrap(
+        "columns: " + ", ".join(key),
+        width,
+        subsequent_indent="  ",
+        break_long_words=False,  # a pair longer than the line overflows rather than splits
+        break_on_hyphens=False,
+    )
     return lines + [line.replace("\xa0", " ") for line in wrapped if key]
