@@ -44,7 +44,8 @@ def table(
         fixed = " " * indent + "".join(
             f"{cell:<{w}}{GAP}" for cell, w in zip(row, widths, strict=False)
         )
-        wrapped = textwrap.wrap(row[-1], room) or [""]
+        # Not at hyphens: a wrapped label read back line by line keeps "low-level" whole.
+        wrapped = textwrap.wrap(row[-1], room, break_on_hyphens=False) or [""]
         lines.append((fixed + wrapped[0]).rstrip())
         lines += [" " * lead + more for more in wrapped[1:]]
     return lines
