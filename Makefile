@@ -42,6 +42,7 @@ schemas: $(RUNTIME)
 	$(BIN)/python -m triage.cli schema referral > docs/schemas/referral.schema.json
 	$(BIN)/python -m triage.cli schema decision > docs/schemas/decision.schema.json
 	$(BIN)/python -m triage.cli schema rulebook > docs/schemas/rulebook.schema.json
+	$(BIN)/python -m triage.cli schema scenario > docs/schemas/scenario.schema.json
 	$(BIN)/python -m triage.cli schema record > docs/schemas/record.schema.json
 
 clean:

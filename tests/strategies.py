@@ -199,3 +199,17 @@ def fidelity_results(draw: st.DrawFn) -> CaseResult:
     route = draw(st.sampled_from([*sorted(ROUTE_CLASSES), "manual_review"]))
     level = None if route == "manual_review" else draw(st.integers(1, 4))
     return CaseResult(Path("drawn.yaml"), case, level, route, ROUTE_CLASSES.get(route), ())
+
+
+# -- plain-text tables and scenario times (h-cli) --------------------------------------------
+
+snake_names = st.lists(
+    st.text(alphabet="abcdest", min_size=1, max_size=8), min_size=1, max_size=4
+).map("_".join)
+count_matrices: st.SearchStrategy[dict[tuple[str, str], int]] = st.dictionaries(
+    st.tuples(snake_names, snake_names), st.integers(min_value=0, max_value=99_999), max_size=40
+)
+naive_times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31))
+aware_times = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.timezones()
+)

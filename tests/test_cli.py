@@ -1,4 +1,5 @@
-"""The `triage` console script, run as a user runs it: exit codes, stdout data, stderr messages."""
+"""The `triage` command line: most commands run in-process with click's CliRunner, a handful run
+the installed console script as a user runs it (exit codes, stdout data, stderr messages)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import date
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 import yaml
+from click.testing import CliRunner
 
 from triage import load_rulebook
+from triage.cli import cli
 
 from .conftest import concerns, make_referral
 
@@ -41,7 +46,23 @@ IMPOSSIBLE_OLD = "concerns: {level: 2, min: 3}"
 IMPOSSIBLE_NEW = "concerns: {level: 2, min: 999}"
 
 
+@pytest.fixture(autouse=True)
+def _keep_structlog_configuration() -> Iterator[None]:
+    """The command line configures structlog for the process; in-process runs put it back."""
+    before = structlog.get_config()
+    yield
+    structlog.configure(**before)
+
+
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `triage args` in this process with click's CliRunner: stdout and stderr apart."""
+    result = CliRunner().invoke(cli, list(args), input=stdin, prog_name="triage")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
+def script(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed `triage` script with `args`, from the repository root."""
     return subprocess.run(
         [str(TRIAGE), *args],
@@ -109,7 +130,7 @@ def test_route_readme_example_gives_one_json_line_per_child_at_level_3_intensive
     assert level_rule["then"] == {"level": 3}
     referral = json.loads(README_EXAMPLE.read_text(encoding="utf-8"))
 
-    result = run("route", str(README_EXAMPLE))
+    result = script("route", str(README_EXAMPLE))
 
     assert result.returncode == 0, result.stderr
     decisions = decisions_of(result.stdout)
@@ -138,8 +159,8 @@ def test_route_readme_example_gives_one_json_line_per_child_at_level_3_intensive
 
 def test_route_reads_standard_input_when_file_is_dash() -> None:
     """`route -` routes the referral on standard input like the same referral in a file."""
-    from_file = run("route", str(README_EXAMPLE))
-    from_stdin = run("route", "-", stdin=README_EXAMPLE.read_text(encoding="utf-8"))
+    from_file = script("route", str(README_EXAMPLE))
+    from_stdin = script("route", "-", stdin=README_EXAMPLE.read_text(encoding="utf-8"))
 
     assert from_stdin.returncode == 0, from_stdin.stderr
     assert decisions_of(from_stdin.stdout) == decisions_of(from_file.stdout)
@@ -300,15 +321,69 @@ def test_explain_prints_level_of_need_and_route_label_for_several_files() -> Non
     assert route_label("team_around_the_family") in result.stdout
 
 
-def test_vocabulary_lists_every_indicator_of_the_rulebook() -> None:
-    """`vocabulary` prints one row per indicator id of rules/kent/indicators.yaml."""
-    ids = {i["id"] for i in kent_yaml("indicators.yaml")["indicators"]}
+def test_vocabulary_lists_every_indicator_under_its_level_and_domain_in_100_columns() -> None:
+    """`vocabulary` lists each indicator of indicators.yaml once, under the heading of its level
+    and the subheading of its domain, in lines of at most 100 characters."""
+    written = {
+        i["id"]: (i["level"], i["domain"]) for i in kent_yaml("indicators.yaml")["indicators"]
+    }
 
     result = run("vocabulary")
 
     assert result.returncode == 0, result.stderr
-    rows = [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()]
-    assert sorted(rows) == sorted(ids)
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= 100
+    assert lines[0].split() == ["indicator", "census", "label"]
+    listed: dict[str, tuple[int, str]] = {}
+    level, domain = 0, ""
+    for line in lines[1:]:
+        if line.startswith("Level "):
+            level = int(line.split()[1])
+        elif line.startswith("  ") and line[2] != " ":
+            domain = line.strip().replace(" ", "_")
+        elif line.startswith("    ") and line[4] != " ":
+            indicator = line.split()[0]
+            assert indicator not in listed
+            listed[indicator] = (level, domain)
+    assert listed == written
+
+
+def test_vocabulary_routes_lists_the_route_ids_in_the_rulebooks_order() -> None:
+    """`vocabulary --routes` lists rulebook.yaml's routes, in its (continuum) order, with labels."""
+    routes = kent_yaml("rulebook.yaml")["routes"]
+
+    result = run("vocabulary", "--routes")
+
+    assert result.returncode == 0, result.stderr
+    rows = result.stdout.splitlines()
+    assert rows[0].split() == ["route", "label"]
+    assert [row.split()[0] for row in rows[1:]] == [r["id"] for r in routes]
+    assert routes[0]["id"] == "universal_services"
+    assert route_label("manual_review") in rows[-1]
+
+
+def test_vocabulary_rule_ids_lists_every_rule_with_its_kind() -> None:
+    """`vocabulary --rule-ids --json` gives each rule of rules.yaml and steps.yaml once, in file
+    order, with id, kind and title."""
+    rules = kent_yaml("rules.yaml")["rules"] + kent_yaml("steps.yaml")["rules"]
+
+    result = run("vocabulary", "--rule-ids", "--json")
+
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)
+    assert [r["id"] for r in listed] == [r["id"] for r in rules]
+    kinds = {r["id"]: r["kind"] for r in listed}
+    assert kinds["single_level_3_indicator"] == "level"
+    assert kinds["level_3_intensive_early_help"] == "route"
+    assert kinds["step_up_early_help_level_4"] == "step"
+
+
+def test_vocabulary_refuses_routes_and_rule_ids_together() -> None:
+    """`--routes --rule-ids` is a usage error (exit 2), not a silent pick of one."""
+    result = run("vocabulary", "--routes", "--rule-ids")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("error [usage_error]: ")
 
 
 def test_vocabulary_json_is_a_list_of_every_indicator() -> None:
@@ -333,7 +408,7 @@ def _refs(node: Any) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize("name", ["referral", "decision", "rulebook"])
+@pytest.mark.parametrize("name", ["referral", "decision", "rulebook", "scenario"])
 def test_schema_prints_a_json_schema_object(name: str) -> None:
     """`schema NAME` prints a JSON Schema of an object whose local references all resolve."""
     result = run("schema", name)
@@ -420,14 +495,24 @@ def test_lint_names_a_rule_that_can_never_fire(tmp_path: Path) -> None:
 # -- help and version -----------------------------------------------------------------------
 
 
-def test_group_help_lists_every_command() -> None:
-    """`triage --help` lists every command."""
-    result = run("--help")
+def test_group_help_lists_every_command_once_by_task() -> None:
+    """`triage --help` lists every command once, under a task heading, with a description that
+    ends at a whole clause (never `...`)."""
+    result = script("--help")
 
     assert result.returncode == 0, result.stderr
-    listed = result.stdout.split("Commands:", 1)[1].split()
+    lines = result.stdout.splitlines()
+    assert "..." not in "\n".join(lines[1:])  # the usage line ends in click's own `[ARGS]...`
+    headings = [line for line in lines if line.endswith(":") and not line.startswith(" ")]
+    tasks = ["Route and explain:", "Check the rules:", "Audit a decision log:", "Try it out:"]
+    assert [heading for heading in headings if heading in tasks] == tasks
+    listed = [line.split()[0] for line in lines if line.startswith("  ") and len(line) > 2]
+    listed = [name for name in listed if name in cli.commands]
+    assert sorted(listed) == sorted(cli.commands)
     for command in COMMANDS:
         assert command in listed
+    route_at = lines.index(next(line for line in lines if line.startswith("  route ")))
+    assert lines[route_at - 1] == "Route and explain:"
 
 
 def test_route_help_documents_its_options() -> None:
@@ -441,7 +526,7 @@ def test_route_help_documents_its_options() -> None:
 
 def test_version_prints_the_installed_version() -> None:
     """`triage --version` prints the installed package version."""
-    result = run("--version")
+    result = script("--version")
 
     assert result.returncode == 0, result.stderr
     assert metadata.version("frontdoor-triage") in result.stdout
@@ -456,7 +541,7 @@ def test_verbose_logs_each_decision_whether_given_before_or_after_the_subcommand
 ) -> None:
     """`-v` logs the decision to stderr as `triage -v route x` and as `triage route x -v`."""
     args = ["route", str(README_EXAMPLE)]
-    result = run(*(["-v", *args] if where == "before" else [*args, "-v"]))
+    result = script(*(["-v", *args] if where == "before" else [*args, "-v"]))
 
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stderr.splitlines()]
@@ -466,7 +551,7 @@ def test_verbose_logs_each_decision_whether_given_before_or_after_the_subcommand
 
 def test_without_verbose_nothing_is_logged() -> None:
     """Without `-v` a routed referral writes nothing to stderr."""
-    result = run("route", str(README_EXAMPLE))
+    result = script("route", str(README_EXAMPLE))
 
     assert result.returncode == 0
     assert result.stderr == ""
@@ -479,14 +564,121 @@ def test_without_verbose_nothing_is_logged() -> None:
         (("vocabulary", "--rules", "no-such-rulebook"), "rulebook_not_found"),
         (("explain", "-"), "input_not_json"),
         (("journey", "-"), "referral_invalid"),
-        (("scenarios", "pyproject.toml"), "scenario_invalid"),
+        (("scenarios", "triage/audit"), "scenario_invalid"),
     ],
 )
 def test_every_triage_error_is_one_stderr_line_and_exit_2(args: tuple[str, ...], code: str) -> None:
     """A `TriageError` from any command: `error [code]: message` on stderr, exit 2."""
-    result = run(*args, stdin="not json")
+    result = script(*args, stdin="not json")
 
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith(f"error [{code}]: ")
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+# -- --json on every command that prints data, and errors as JSON ---------------------------
+
+
+def test_lint_json_gives_the_counts_and_no_findings_for_kent() -> None:
+    """`lint --json` on Kent: its rule and indicator counts, full fingerprint, no findings."""
+    written = kent_yaml("rules.yaml")["rules"] + kent_yaml("steps.yaml")["rules"]
+
+    result = run("lint", "--json")
+
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["rules"] == len(written)
+    assert summary["indicators"] == len(kent_yaml("indicators.yaml")["indicators"])
+    assert summary["fingerprint"] == load_rulebook(KENT).fingerprint
+    assert summary["findings"] == []
+
+
+def test_lint_json_lists_a_rule_that_can_never_fire_and_exits_1(tmp_path: Path) -> None:
+    """`lint --json` names the impossible rule as a finding with its subject, and exits 1."""
+    edited = edited_kent(tmp_path, "rules.yaml", IMPOSSIBLE_OLD, IMPOSSIBLE_NEW)
+    # rules.yaml: the one rule with `concerns: {level: 2, min: 3}`.
+    rule = "accumulated_level_2_needs"
+    assert "{'level': 2, 'min': 3}" in str(kent_rule(rule)["when"])
+
+    result = run("lint", str(edited), "--json")
+
+    assert result.returncode == 1, result.stderr
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert finding["subject"] == rule
+    assert finding["severity"] == "error"
+
+
+def test_explain_json_gives_each_decision_with_its_explanation() -> None:
+    """`explain --json` on two files: one object per child, the decision and its explanation."""
+    result = run("explain", "--json", str(README_EXAMPLE), str(SIBLINGS_EXAMPLE))
+
+    assert result.returncode == 0, result.stderr
+    explained = json.loads(result.stdout)
+    assert len(explained) == 3  # one child in the README example, two siblings
+    first = explained[0]
+    assert first["decision"]["route"] == "intensive_early_help"
+    assert first["decision"]["child_id"] in first["explanation"]
+    assert route_label("intensive_early_help") in first["explanation"]
+
+
+def test_with_json_an_error_is_a_json_object_on_stderr_with_each_problem() -> None:
+    """With `--json`, a refused referral is one JSON object on stderr: code, message, and each
+    problem's location and valid values; exit 2, nothing on stdout."""
+    referral = make_referral(concerns=concerns("domestic_abuse"), consent="yes")
+
+    result = run("explain", "--json", "-", stdin=json.dumps(referral))
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    error = json.loads(result.stderr)
+    assert error["code"] == "referral_invalid"
+    assert error["message"].startswith("the referral has 1 problem")
+    assert error["problems"] == [
+        {
+            "location": "consent",
+            "message": error["problems"][0]["message"],
+            "valid": ["given", "refused", "not_sought"],
+        }
+    ]
+
+
+def test_with_json_an_error_without_problems_has_an_empty_list() -> None:
+    """`lint --json` of a missing rulebook: `rulebook_not_found` as JSON, with no problems."""
+    result = run("lint", "--json", "no-such-rulebook")
+
+    assert result.returncode == 2
+    assert json.loads(result.stderr) == {
+        "code": "rulebook_not_found",
+        "message": "no rulebook at no-such-rulebook: the directory does not exist",
+        "problems": [],
+    }
+
+
+def test_lint_takes_the_rulebook_as_rules_too(tmp_path: Path) -> None:
+    """`lint --rules DIR` checks DIR as `lint DIR` does; both at once is a usage error."""
+    edited = edited_kent(tmp_path, "rules.yaml", IMPOSSIBLE_OLD, IMPOSSIBLE_NEW)
+
+    by_option = run("lint", "--rules", str(edited))
+    both = run("lint", str(edited), "--rules", str(KENT))
+
+    assert by_option.returncode == 1
+    assert by_option.stdout == run("lint", str(edited)).stdout
+    assert "accumulated_level_2_needs" in by_option.stdout
+    assert both.returncode == 2
+    assert both.stderr.startswith("error [usage_error]: ")
+
+
+def test_every_commands_json_flag_turns_its_errors_into_json(tmp_path: Path) -> None:
+    """`report --json` (a command with its own --json) also gets its errors as JSON, from the
+    one boundary: a log that does not exist is `log_unusable` as an object, exit 2."""
+    target = f"sqlite:///{tmp_path / 'missing' / 'log.sqlite'}"
+
+    plain = run("report", target)
+    as_json = run("report", target, "--json")
+
+    assert plain.returncode == as_json.returncode == 2
+    assert plain.stderr.startswith("error [log_unusable]: ")
+    error = json.loads(as_json.stderr)
+    assert error["code"] == "log_unusable"
+    assert error["message"] == plain.stderr.removeprefix("error [log_unusable]: ").rstrip("\n")

@@ -31,7 +31,7 @@ def test_every_error_class_code_is_a_declared_code() -> None:
     assert {e.code for e in errors if e is not triage.TriageError} <= set(get_args(ErrorCode))
 
 
-@pytest.mark.parametrize("name", ["referral", "decision", "rulebook", "record"])
+@pytest.mark.parametrize("name", ["referral", "decision", "rulebook", "record", "scenario"])
 def test_checked_in_schema_is_current(name: str) -> None:
     """`make schemas` output is committed: a model change without it fails here."""
     printed = subprocess.run(

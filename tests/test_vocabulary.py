@@ -276,7 +276,15 @@ def test_every_fired_rules_local_choice_is_in_its_reason(
 def test_vocabulary_command_says_the_local_choice(kent: Rulebook) -> None:
     result = CliRunner().invoke(cli, ["vocabulary"])
     assert result.exit_code == 0, result.output
-    rows = {line.split()[0]: line for line in result.output.splitlines()[1:]}
+    # Rows sit under level and domain headings, their labels wrapped onto indented lines.
+    rows: dict[str, str] = {}
+    last = ""
+    for line in result.output.splitlines()[1:]:
+        if line.startswith("    ") and line[4] != " ":
+            last = line.split()[0]
+            rows[last] = line
+        elif line.startswith("     ") and last:
+            rows[last] += " " + line.strip()
     for indicator in kent.indicators:
         row = rows[indicator.id]
         if indicator.local_choice is None:

@@ -6,20 +6,24 @@ rulebook could not be used (the message names the field and the valid values; no
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 import click
 import structlog
 
+from triage import _table
+from triage._base import LEVEL_NAMES
 from triage._install import VERSION
 from triage._logging import add_log_level
 from triage.audit.log import KEY_VARIABLE, DecisionLog
@@ -29,12 +33,27 @@ from triage.audit.show import render_record, show_record
 from triage.audit.stores import open_store
 from triage.audit.verify import report_json, verify_log
 from triage.decision import Decision
-from triage.engine import ENGINES, FrontDoor
-from triage.errors import InputNotJson, ReferralInvalid, TriageError, UsageError
+from triage.demo import run_demo
+from triage.engine import ENGINES, EngineName, FrontDoor
+from triage.errors import InputNotJson, ReferralInvalid, TriageError, UsageError, error_json
+from triage.journey import Journeys, TransitionDecision, decide_child
 from triage.lint import lint_rulebook
 from triage.loader import bundled_rules_dir, load_rulebook
+from triage.pathway import drawing, load_pathway
+from triage.pathway.drawing import Format
 from triage.referral import Referral
-from triage.rulebook import LOCAL_CHOICE, Rulebook
+from triage.report import kpi_report, render_table, to_html, to_json
+from triage.rulebook import LOCAL_CHOICE, Indicator, Rulebook
+from triage.scenarios import (
+    Outcome,
+    Scenario,
+    ScenarioRunner,
+    read_scenarios,
+    report_line,
+    run_json,
+    run_junit,
+)
+from triage.simulation import simulate, simulate_journeys
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,7 +64,9 @@ def _configure_logging(verbose: bool) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.INFO if verbose else logging.WARNING
         ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # The stream is looked up per logger, not bound now, so a host that swaps sys.stderr
+        # (click's CliRunner, a test) gets the lines.
+        logger_factory=lambda *args: structlog.PrintLogger(sys.stderr),
         processors=[
             add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -65,28 +86,86 @@ def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
 VERBOSE_HELP = "Log each decision (ids and outcomes only) to stderr."
 
 
+JSON_ERRORS = "triage.json_errors"
+
+
+def _json_errors(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    # ctx.meta is shared by the whole context chain, so the group's boundary sees it.
+    if value:
+        ctx.meta[JSON_ERRORS] = True
+    return value
+
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "Route and explain": ("route", "explain", "journey"),
+    "Check the rules": ("scenarios", "fidelity", "vocabulary", "lint", "graph", "schema"),
+    "Audit a decision log": ("verify", "show", "replay", "report"),
+    "Try it out": ("demo", "simulate"),
+}
+
+
+def _summary(help_text: str) -> str:
+    """A command's help up to the end of its first clause (`.`, `:` or `;` outside brackets),
+    so that the command list never cuts a description mid-word."""
+    text = " ".join(help_text.split("\n\n", 1)[0].split())
+    depth = 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and char in ".:;" and text[index + 1 : index + 2] in {"", " "}:
+            return text[:index]
+    return text
+
+
 class TriageGroup(click.Group):
     """The one error boundary: a `TriageError` from any command is its message on stderr and
-    exit status 2, so command bodies are only their calls. Every command also takes `-v`."""
+    exit status 2 (a JSON object when the command was given `--json`), so command bodies are
+    only their calls. Every command also takes `-v`, before or after its name."""
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        cmd.params.append(
-            click.Option(
-                ["-v", "--verbose"],
-                is_flag=True,
-                expose_value=False,
-                is_eager=True,
-                callback=_verbose,
-                help=VERBOSE_HELP,
-            )
-        )
+        for param in cmd.params:
+            # Every command's --json also turns its errors into JSON, without each command
+            # having to say so.
+            if param.name == "as_json" and param.callback is None:
+                param.callback = _json_errors
+        taken = {opt for param in cmd.params for opt in param.opts}
+        if taken.isdisjoint({"-v", "--verbose"}):
+            cmd.params.append(self._verbose_option())
         super().add_command(cmd, name)
+
+    @staticmethod
+    def _verbose_option() -> click.Option:
+        return click.Option(
+            ["-v", "--verbose"],
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            callback=_verbose,
+            help=VERBOSE_HELP,
+        )
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Commands by task, not by the alphabet, each with its first whole clause."""
+        listed = {name: self.get_command(ctx, name) for name in self.list_commands(ctx)}
+        shown = {name: cmd for name, cmd in listed.items() if cmd is not None and not cmd.hidden}
+        placed = {name for names in SECTIONS.values() for name in names}
+        sections = [
+            *SECTIONS.items(),
+            ("Other commands", tuple(sorted(set(shown) - placed))),
+        ]
+        for title, names in sections:
+            rows = [(name, _summary(shown[name].help or "")) for name in names if name in shown]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except TriageError as error:
-            click.echo(f"error [{error.code}]: {error.message}", err=True)
+            if ctx.meta.get(JSON_ERRORS):
+                click.echo(json.dumps(error_json(error)), err=True)
+            else:
+                click.echo(f"error [{error.code}]: {error.message}", err=True)
             ctx.exit(2)
 
 
@@ -105,6 +184,7 @@ def _engine_options(function: F) -> F:
         "--as-of",
         type=click.DateTime(formats=["%Y-%m-%d"]),
         default=None,
+        metavar="DATE",
         help="Apply the rules and timescales in force on this date (YYYY-MM-DD). "
         "Default: the receipt date.",
     )(function)
@@ -123,8 +203,20 @@ def _rulebook(rules_dir: Path | None) -> Rulebook:
     return load_rulebook(rules_dir)
 
 
-def _door(rules_dir: Path | None, engine: str) -> FrontDoor:
-    return FrontDoor(_rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
+def _door(rules_dir: Path | None, engine: EngineName | None) -> FrontDoor:
+    return FrontDoor(_rulebook(rules_dir), engine=engine)
+
+
+@contextlib.contextmanager
+def _progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr, drawn only on a terminal and when the total is known."""
+    with click.progressbar(
+        length=total or 0,
+        label=label.ljust(18),
+        file=sys.stderr,
+        hidden=total is None or not sys.stderr.isatty(),
+    ) as bar:
+        yield bar.update
 
 
 def _as_date(value: Any) -> date | None:
@@ -203,7 +295,7 @@ def route(
     log_target: str | None,
     witness: str | None,
     rules_dir: Path | None,
-    engine: str,
+    engine: EngineName | None,
     as_of: Any,
 ) -> None:
     """Route the referral in FILE (- for standard input); print one decision per child (JSON Lines).
@@ -267,36 +359,89 @@ def _route_lines(
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.File("r", encoding="utf-8"))
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON: each decision with its explanation."
+)
 @_engine_options
-def explain(files: tuple[IO[str], ...], rules_dir: Path | None, engine: str, as_of: Any) -> None:
+def explain(
+    files: tuple[IO[str], ...],
+    as_json: bool,
+    rules_dir: Path | None,
+    engine: EngineName | None,
+    as_of: Any,
+) -> None:
     """Route each referral FILE and explain each child's decision in plain English."""
     door = _door(rules_dir, engine)
-    blocks: list[str] = []
+    decisions: list[Decision] = []
     for file in files:
-        decisions = door.route(file.read(), as_of=_as_date(as_of))
-        blocks.extend(door.explain(decision) for decision in decisions)
-    click.echo("\n\n".join(blocks))
+        decisions += door.route(file.read(), as_of=_as_date(as_of))
+    if as_json:
+        explained = [
+            {"decision": d.model_dump(mode="json"), "explanation": door.explain(d)}
+            for d in decisions
+        ]
+        click.echo(json.dumps(explained, indent=2))
+        return
+    click.echo("\n\n".join(door.explain(decision) for decision in decisions))
 
 
 @cli.command()
+@click.option("--routes", is_flag=True, help="List the routes instead, in continuum order.")
+@click.option(
+    "--rule-ids", is_flag=True, help="List the rules instead: id, kind and title, in file order."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_rules_option
-def vocabulary(as_json: bool, rules_dir: Path | None) -> None:
-    """List the indicators a referral can report: id, level, domain, census codes, label."""
+def vocabulary(routes: bool, rule_ids: bool, as_json: bool, rules_dir: Path | None) -> None:
+    """List the indicators a referral can report, by level and domain: id, census codes and
+    label. With --routes or --rule-ids, the ids a scenario's `route` and `rules_fired` name."""
+    if routes and rule_ids:
+        raise UsageError("give --routes or --rule-ids, not both")
     rulebook = _rulebook(rules_dir)
-    if as_json:
-        click.echo(json.dumps([i.model_dump(mode="json") for i in rulebook.indicators], indent=2))
-        return
-    width = max(len(i.id) for i in rulebook.indicators)
-    codes = max(8, *(len(",".join(i.census_factors)) for i in rulebook.indicators))
-    click.echo(f"{'indicator':<{width}}  level  {'domain':<22}  {'census':<{codes}}  label")
-    for i in sorted(rulebook.indicators, key=lambda i: (i.level, i.id)):
-        # The level is this rulebook's own where it says so, never passed off as the guidance's.
-        choice = "" if i.local_choice is None else f" [{LOCAL_CHOICE}: {i.local_choice}]"
-        click.echo(
-            f"{i.id:<{width}}  {i.level:<5}  {i.domain.value:<22}  "
-            f"{','.join(i.census_factors):<{codes}}  {i.label}{choice}"
+    width = _table.terminal_width(100)
+    if routes:
+        data = [r.model_dump(mode="json") for r in rulebook.routes]
+        lines = _table.table([(r.id, r.label) for r in rulebook.routes], ("route", "label"), width)
+    elif rule_ids:
+        data = [{"id": r.id, "kind": r.kind, "title": r.title} for r in rulebook.rules]
+        lines = _table.table(
+            [(r.id, r.kind, r.title) for r in rulebook.rules], ("rule", "kind", "title"), width
         )
+    else:
+        data = [i.model_dump(mode="json") for i in rulebook.indicators]
+        lines = _indicator_lines(rulebook, width)
+    click.echo(json.dumps(data, indent=2) if as_json else "\n".join(lines))
+
+
+def _indicator_lines(rulebook: Rulebook, width: int) -> list[str]:
+    """Indicators under a heading per level and a subheading per domain; one column layout
+    for all, so the ids line up from group to group."""
+    indicators = rulebook.indicators
+    id_width = max(len(i.id) for i in indicators)
+    census_width = max([len(",".join(i.census_factors)) for i in indicators] + [len("census")])
+    lines = _table.table(
+        [(f"{'indicator':<{id_width}}", f"{'census':<{census_width}}", "label")],
+        width=width,
+        indent=4,
+    )
+    for level in sorted({i.level for i in indicators}):
+        lines += ["", f"Level {level} {LEVEL_NAMES.get(level, '')}".rstrip()]
+        at_level = [i for i in indicators if i.level == level]
+        for domain in sorted({i.domain.value for i in at_level}):
+            rows = [
+                (f"{i.id:<{id_width}}", f"{','.join(i.census_factors):<{census_width}}", _label(i))
+                for i in sorted(at_level, key=lambda i: i.id)
+                if i.domain.value == domain
+            ]
+            lines += [f"  {domain.replace('_', ' ')}", *_table.table(rows, width=width, indent=4)]
+    return lines
+
+
+def _label(indicator: Indicator) -> str:
+    # The level is this rulebook's own where it says so, never passed off as the guidance's.
+    if indicator.local_choice is None:
+        return indicator.label
+    return f"{indicator.label} [{LOCAL_CHOICE}: {indicator.local_choice}]"
 
 
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -304,30 +449,55 @@ SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "decision": Decision.model_json_schema,
     "rulebook": Rulebook.model_json_schema,
     "record": DecisionRecordV1.model_json_schema,
+    "scenario": Scenario.model_json_schema,
 }
 
 
 @cli.command()
 @click.argument("name", type=click.Choice(sorted(SCHEMAS)))
 def schema(name: str) -> None:
-    """Print the JSON Schema of a referral, a decision, a rulebook or a decision-log record."""
+    """Print the JSON Schema of a referral, a decision, a rulebook, a decision-log record or a
+    scenario file's scenario."""
     click.echo(json.dumps(SCHEMAS[name](), indent=2, sort_keys=True))
 
 
 @cli.command()
 @click.argument("rules_dir", type=click.Path(path_type=Path, file_okay=False), required=False)
-def lint(rules_dir: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the counts and each finding.")
+@click.option(
+    "--rules",
+    "rules_option",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The rulebook directory, as the other commands take it (or give it as RULES_DIR).",
+)
+def lint(rules_dir: Path | None, as_json: bool, rules_option: Path | None) -> None:
     """Check a rulebook RULES_DIR (default: the bundled one): load-time validation, rules that
     can never fire, and levels, routes and indicators no rule produces or reads."""
+    if rules_dir is not None and rules_option is not None:
+        raise UsageError("give the rulebook as RULES_DIR or --rules, not both")
+    rules_dir = rules_dir or rules_option
     rulebook = _rulebook(rules_dir)
     findings = lint_rulebook(rulebook)
-    for finding in findings:
-        click.echo(str(finding))
     where = rules_dir or bundled_rules_dir()
-    click.echo(
-        f"{where}: {len(rulebook.rules)} rules, {len(rulebook.indicators)} indicators, "
-        f"{len(findings)} finding(s); fingerprint {rulebook.fingerprint[:12]}"
-    )
+    if as_json:
+        summary = {
+            "rulebook": str(where),
+            "rules": len(rulebook.rules),
+            "indicators": len(rulebook.indicators),
+            "fingerprint": rulebook.fingerprint,
+            "findings": [
+                {"severity": f.severity, "subject": f.subject, "message": f.message}
+                for f in findings
+            ],
+        }
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo("\n".join([*map(str, findings), ""]), nl=False)
+        click.echo(
+            f"{where}: {len(rulebook.rules)} rules, {len(rulebook.indicators)} indicators, "
+            f"{len(findings)} finding(s); fingerprint {rulebook.fingerprint[:12]}"
+        )
     if findings:
         sys.exit(1)
 
@@ -403,15 +573,13 @@ def journey(
     log_target: str | None,
     witness: str | None,
     rules_dir: Path | None,
-    engine: str,
+    engine: EngineName | None,
     as_of: Any,
 ) -> None:
     """Decide the journey event in FILE (- for standard input): step up, step down, transition,
     close or stay, by the rulebook's step rules, checked against the pathway graph. Prints one
     transition decision per event (JSON Lines). A move the pathway refuses exits 2."""
-    from triage.journey import Journeys
-
-    journeys = Journeys(_rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
+    journeys = Journeys(_rulebook(rules_dir), engine=engine)
     log = _open_log(log_target, witness)
     lines = list(_lines(file)) if batch else [(1, file.read())]
     failed = 0
@@ -441,6 +609,15 @@ def journey(
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 @click.option("-q", "--quiet", is_flag=True, help="Print failures and the summary line only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON instead.")
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Also write the run as JUnit XML to FILE, for a CI system.",
+)
 @_rules_option
 @click.option(
     "--engine",
@@ -449,29 +626,63 @@ def journey(
     help="The evaluator to run the scenarios on. Default: durable where durable_rules imports, "
     "else reference.",
 )
-def scenarios(paths: tuple[Path, ...], quiet: bool, rules_dir: Path | None, engine: str) -> None:
-    """Run the scenario files and folders in PATHS: each failure is shown with the decision's
-    reasons beside the expectation; the last line is `N passed, N failed`; exit 1 on a failure."""
-    from triage.scenarios import ScenarioRunner, load_scenarios, report_line
-
-    found = load_scenarios(paths)
-    runner = ScenarioRunner(_rulebook(rules_dir), engine=engine)  # type: ignore[arg-type]
+def scenarios(
+    paths: tuple[Path, ...],
+    quiet: bool,
+    as_json: bool,
+    junit_file: Path | None,
+    rules_dir: Path | None,
+    engine: EngineName | None,
+) -> None:
+    """Run the scenario files and folders in PATHS (docs/scenarios.md): each failure is shown
+    with the decision's reasons beside the expectation; a file that does not fit the format is
+    reported and the others still run; the last line is `N passed, N failed`; exit 1 on any
+    failure or unfit file."""
+    loaded = read_scenarios(paths)
+    runner = ScenarioRunner(_rulebook(rules_dir), engine=engine)
     outcomes = []
-    for item in found:
+    for error in loaded.invalid:
+        if not as_json:
+            click.echo(f"INVALID  {error.message}".replace("\n", "\n         "))
+    for item in loaded.scenarios:
         outcome = runner.run(item)
         outcomes.append(outcome)
-        if outcome.passed:
-            if not quiet:
-                click.echo(f"PASS  {outcome.name}")
-            continue
-        click.echo(f"FAIL  {outcome.name}  ({outcome.file})")
-        for failure in outcome.failures:
-            click.echo(f"        expected: {failure}")
-        click.echo("        the decision:")
-        click.echo("\n".join(f"          {line}" for line in outcome.explanation.splitlines()))
-    click.echo(report_line(outcomes))
-    if not all(o.passed for o in outcomes):
+        if not as_json:
+            _echo_outcome(outcome, quiet)
+    if junit_file is not None:
+        _write(junit_file, run_junit(outcomes, loaded.invalid))
+    if as_json:
+        click.echo(json.dumps(run_json(outcomes, loaded.invalid), indent=2))
+    else:
+        click.echo(report_line(outcomes, loaded.invalid))
+    if loaded.invalid or not all(o.passed for o in outcomes):
         sys.exit(1)
+
+
+def _echo_outcome(outcome: Outcome, quiet: bool) -> None:
+    if outcome.passed:
+        if not quiet:
+            click.echo(f"PASS  {outcome.name}")
+        return
+    click.echo(f"FAIL  {outcome.name}  ({outcome.file})")
+    if outcome.error is not None:
+        click.echo(_indent(f"error [{outcome.error.code}]: {outcome.error.message}", 6))
+        return
+    click.echo("      expected, but:")
+    click.echo("\n".join(f"        - {failure}" for failure in outcome.failures))
+    click.echo("      the decision:")
+    click.echo(_indent(outcome.explanation, 8))
+
+
+def _indent(text: str, by: int) -> str:
+    return "\n".join(" " * by + line if line else line for line in text.splitlines())
+
+
+def _write(file: Path, text: str) -> None:
+    try:
+        file.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write {file}: {error.strerror or error}") from error
 
 
 @cli.command()
@@ -503,21 +714,8 @@ def demo(count: int, seed: int, out: Path | None, workers: int) -> None:
     """The whole story on the embedded defaults: simulate referrals and journeys, route and
     decide them with the Kent rulebook on durable_rules into an SQLite decision log, verify and
     replay it, print the KPI report and write the HTML report and a pathway picture."""
-    import contextlib
-    import tempfile
-
-    from triage.demo import run_demo
-
     folder = out if out is not None else Path(tempfile.mkdtemp(prefix="triage-demo-"))
-
-    @contextlib.contextmanager
-    def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
-        with click.progressbar(
-            length=total, label=label.ljust(18), file=sys.stderr, hidden=not sys.stderr.isatty()
-        ) as bar:
-            yield bar.update
-
-    run_demo(folder, n=count, seed=seed, workers=workers, progress=progress, say=click.echo)
+    run_demo(folder, n=count, seed=seed, workers=workers, progress=_progress, say=click.echo)
 
 
 def _progress_total(log_target: str) -> int | None:
@@ -571,7 +769,7 @@ def replay(
     log_target: str,
     against: Path | None,
     workers: int,
-    engine: str | None,
+    engine: EngineName | None,
     as_of: Any,
     as_json: bool,
     as_csv: bool,
@@ -601,25 +799,19 @@ def _replay_with_progress(
     log_target: str,
     against: Path | None,
     workers: int,
-    engine: str | None,
+    engine: EngineName | None,
     as_of: Any,
     allow_unanchored_tail: bool,
     rows: Any,
 ) -> ReplayReport:
-    total = _progress_total(log_target)
-    with click.progressbar(
-        length=total or 0,
-        label="replaying",
-        file=sys.stderr,
-        hidden=total is None or not sys.stderr.isatty(),
-    ) as bar:
+    with _progress("replaying", _progress_total(log_target)) as progress:
         report = replay_log(
             log_target,
             against=against,
             workers=workers,
             engine=engine,
             as_of=_as_date(as_of),
-            progress=bar.update,
+            progress=progress,
             allow_unanchored_tail=allow_unanchored_tail,
             rows=None if rows is None else lambda outcome: rows.writerow(csv_row(outcome)),
         )
@@ -693,14 +885,6 @@ def graph(
     The pathway is checked against the rulebook (--rules, default the bundled one) first. Without
     --out the picture goes to standard output, png only when that is not a terminal.
     """
-    # Imported here so that this command stays one self-contained block of this file.
-    from typing import cast
-
-    from triage.errors import UsageError
-    from triage.journey import Journeys, TransitionDecision, decide_child
-    from triage.pathway import drawing, load_pathway
-    from triage.pathway.drawing import Format
-
     stdout = sys.stdout.buffer
     if out is None and fmt == "png" and stdout.isatty():
         raise UsageError("png is binary: give --out FILE or redirect standard output")
@@ -795,15 +979,9 @@ def simulate_command(
 ) -> None:
     """Write N synthetic referrals as JSON Lines, calibrated to national figures for England
     (docs/simulation.md). Nothing is real: synthetic ids, no names, no free text."""
-    # Imported here so that this command stays one self-contained block of this file.
-    from triage.errors import UsageError
-    from triage.simulation import simulate
-
     rulebook = _rulebook(rules_dir)
     referrals = simulate(count, seed, rulebook, start=start.date(), days=days)
     if journeys_out is not None:
-        from triage.simulation import simulate_journeys
-
         kept = list(referrals)
         referrals = iter(kept)
         door = FrontDoor(rulebook, engine="reference")
@@ -819,15 +997,13 @@ def simulate_command(
     try:
         with (
             out.open("w", encoding="utf-8", newline="\n") as file,
-            click.progressbar(
-                length=count, label="simulating", file=sys.stderr, hidden=not sys.stderr.isatty()
-            ) as bar,
+            _progress("simulating", count) as progress,
         ):
             for number, line in enumerate(lines, start=1):
                 file.write(line)
                 if number % step == 0:
-                    bar.update(step)
-            bar.update(count % step)
+                    progress(step)
+            progress(count % step)
     except OSError as error:
         raise UsageError(f"cannot write {out}: {error.strerror or error}") from error
 
@@ -887,10 +1063,6 @@ def report_command(
     """The KPI report of a decision LOG: the indicators of the council's plans a log can
     support (docs/report.md), each with its definition. Needs no key: it counts pseudonymised
     ids."""
-    # Imported here so that this command stays one self-contained block of this file.
-    from triage.errors import UsageError
-    from triage.report import kpi_report, render_table, to_html, to_json
-
     rulebook = None if rules_dir is None else load_rulebook(rules_dir)
     report = kpi_report(
         log_target,

@@ -97,6 +97,19 @@ def _restore(cls: type[TriageError], args: tuple[Any, ...], fields: dict[str, An
     return error
 
 
+def error_json(error: TriageError) -> dict[str, Any]:
+    """An error as data, as `--json` commands print it: its code, its message and each
+    problem's location, message and valid values."""
+    problems: Sequence[Problem] = getattr(error, "problems", ())
+    return {
+        "code": error.code,
+        "message": error.message,
+        "problems": [
+            {"location": p.location, "message": p.message, "valid": list(p.valid)} for p in problems
+        ],
+    }
+
+
 class InputError(TriageError):
     """The caller's input cannot be used; nothing was routed."""
 
@@ -209,4 +222,4 @@ class ScenarioInvalid(_ProblemsError):
     """A scenario file that does not fit the format: file, line and field path per problem."""
 
     code: ErrorCode = "scenario_invalid"
-    summary = "have {n} problem{s}"
+    summary = "has {n} problem{s}"

@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 import structlog
 from pydantic_core import from_json
 
+from triage._base import LEVEL_NAMES
+from triage._table import matrix
 from triage.audit.chain import PATHWAY_SNAPSHOT_KIND, SNAPSHOT_KIND
 from triage.audit.stores import Span, Store, open_store
 from triage.audit.verify import verify_store
@@ -529,19 +531,9 @@ def _collect(
     return report
 
 
-def _matrix(counts: Counter[tuple[Any, Any]], title: str) -> list[str]:
-    rows = sorted({k[0] for k in counts}, key=str)
-    cols = sorted({k[1] for k in counts}, key=str)
-    width = max([len(str(x)) for x in (*rows, *cols)] + [8])
-    lines = [
-        f"{title} (rows: before, columns: after)",
-        " " * width + "".join(f" {c!s:>{width}}" for c in cols),
-    ]
-    for r in rows:
-        lines.append(
-            f"{r!s:<{width}}" + "".join(f" {counts.get((r, c), 0):>{width}}" for c in cols)
-        )
-    return lines
+def _continuum(rules_dir: str) -> tuple[str, ...]:
+    """Route ids in the order the rulebook lists them: the continuum, lowest level first."""
+    return tuple(route.id for route in load_rulebook(Path(rules_dir)).routes)
 
 
 ROW_FIELDS = ("seq", "child", "old_level", "old_route", "new_level", "new_route", "identical")
@@ -615,9 +607,9 @@ def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> 
             f"crossing it downwards (level 3-4 -> 1-2): {report.crossing_down()}",
             f"new step-ups (above the open service's level): {report.new_step_ups()}",
             "",
-            *_matrix(report.level_matrix(), "levels"),
+            *matrix(report.level_matrix(), "levels", order=tuple(LEVEL_NAMES)),
             "",
-            *_matrix(report.route_matrix(), "routes"),
+            *matrix(report.route_matrix(), "routes", order=_continuum(report.against)),
             "",
         ]
         lines += [
