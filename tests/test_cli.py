@@ -159,6 +159,10 @@ def test_reference_engine_gives_the_same_decision_as_durable(example: Path) -> N
     assert [d.pop("engine") for d in reference_decisions] == ["reference"] * len(
         reference_decisions
     )
+    # Decision ids are keyed by each door's own random key: two runs give two sets of ids.
+    durable_ids = [d.pop("decision_id") for d in durable_decisions]
+    reference_ids = [d.pop("decision_id") for d in reference_decisions]
+    assert all(i.startswith("D-") and len(i) == 22 for i in durable_ids + reference_ids)
     assert durable_decisions
     assert reference_decisions == durable_decisions
 

@@ -14,13 +14,11 @@ already open to (see `services`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import date, timedelta
 from enum import StrEnum
 from functools import cached_property
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     Discriminator,
@@ -32,6 +30,7 @@ from pydantic import (
 )
 
 from triage._base import IsoDate, Level, Model
+from triage.canonical import fingerprint
 from triage.conditions import (
     JOURNEY_ONLY,
     REFERRAL_ONLY,
@@ -44,6 +43,10 @@ from triage.conditions import (
     reads_decided_level,
     walk,
 )
+from triage.decision import RulebookRef
+
+if TYPE_CHECKING:
+    from triage.prepared import PreparedRulebook
 
 SnakeId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)]
 CURRENT_SERVICE = "current_service"
@@ -143,6 +146,11 @@ def concern_words(indicator: Indicator) -> str:
     return f"{words} ({LOCAL_CHOICE}: {indicator.local_choice})"
 
 
+def in_force(effective_from: date, effective_to: date | None, on: date) -> bool:
+    """In force on a date: from `effective_from` to `effective_to` (inclusive; None: open)."""
+    return effective_from <= on and (effective_to is None or on <= effective_to)
+
+
 class Indicator(_Cited):
     id: SnakeId
     label: str = Field(min_length=1)
@@ -174,6 +182,9 @@ class Timescale(_Cited):
     working_days: int = Field(ge=0, le=366)
     effective_from: IsoDate
     effective_to: IsoDate | None = None
+
+    def in_force(self, on: date) -> bool:
+        return in_force(self.effective_from, self.effective_to, on)
 
 
 class LevelOutcome(Model):
@@ -257,7 +268,7 @@ class Rule(_Cited):
         return "flag"
 
     def in_force(self, on: date) -> bool:
-        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+        return in_force(self.effective_from, self.effective_to, on)
 
 
 class RulebookInfo(Model):
@@ -291,10 +302,19 @@ class Rulebook(Model):
     @cached_property
     def fingerprint(self) -> str:
         """SHA-256 of the canonical JSON of the whole validated rulebook."""
-        canonical = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return fingerprint(self.model_dump(mode="json"))
+
+    @cached_property
+    def ref(self) -> RulebookRef:
+        """What a decision records of the rulebook that made it."""
+        return RulebookRef(id=self.id, version=self.version, fingerprint=self.fingerprint)
+
+    @cached_property
+    def prepared(self) -> PreparedRulebook:
+        """Everything derived from this rulebook that evaluation needs, worked out once."""
+        from triage.prepared import PreparedRulebook  # it reads this module's models
+
+        return PreparedRulebook(self)
 
     @cached_property
     def indicator_by_id(self) -> dict[str, Indicator]:
@@ -318,11 +338,7 @@ class Rulebook(Model):
     def timescale(self, urgency: str, on: date) -> Timescale | None:
         """The timescale for an urgency in force on a date, if any."""
         for timescale in self.timescales:
-            if (
-                timescale.urgency == urgency
-                and timescale.effective_from <= on
-                and (timescale.effective_to is None or on <= timescale.effective_to)
-            ):
+            if timescale.urgency == urgency and timescale.in_force(on):
                 return timescale
         return None
 
