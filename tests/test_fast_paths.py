@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -297,3 +298,15 @@ def test_the_compiled_evaluator_reads_the_rules_in_force_on_any_date(
         assert compiled.level_rules(facts, day) == plain.level_rules(facts, day)
         for level in (1, 2, 3, 4):
             assert compiled.route_rules(facts, level, day) == plain.route_rules(facts, level, day)
+
+
+def test_a_prepared_rulebook_is_built_once_and_left_out_of_pickles(kent: Rulebook) -> None:
+    """Every door and evaluator of one rulebook shares its one prepared form; a pickled
+    rulebook (sent to a worker process) prepares itself again there."""
+    assert FrontDoor(kent, engine="reference").prepared is kent.prepared
+    assert CompiledEvaluator(kent).rulebook.prepared is kent.prepared
+    again = pickle.loads(pickle.dumps(kent))
+    assert again == kent
+    assert "prepared" not in again.__dict__
+    assert again.prepared is not kent.prepared
+    assert again.prepared.level_of == kent.prepared.level_of

@@ -316,6 +316,13 @@ class Rulebook(Model):
 
         return PreparedRulebook(self)
 
+    def __getstate__(self) -> dict[Any, Any]:
+        # The prepared form holds functions (compiled tests, a cache): a pickled rulebook leaves
+        # it behind, and the unpickled one prepares itself again when asked.
+        state = super().__getstate__()
+        state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k != "prepared"}
+        return state
+
     @cached_property
     def indicator_by_id(self) -> dict[str, Indicator]:
         return {indicator.id: indicator for indicator in self.indicators}
