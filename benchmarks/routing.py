@@ -67,10 +67,18 @@ def _route_all(door: FrontDoor, part: Sequence[Referral]) -> int:
     return len(part)
 
 
+# Children of the (d) log that durable_rules failed on (an `EngineFault`, so manual review): a
+# rare engine error, seen under heavy load. Faithful replay cannot reproduce an engine's fault.
+ENGINE_FAULTS: list[int] = [0]
+
+
 def _route_logged(log: DecisionLog, door: FrontDoor, part: Sequence[Referral], batch: int) -> int:
     """(d): routing with every record written, `batch` referrals per atomic batch."""
     for at in range(0, len(part), batch):
-        log.route_batch(door, part[at : at + batch])
+        for decisions in log.route_batch(door, part[at : at + batch]):
+            ENGINE_FAULTS[0] += sum(
+                1 for d in decisions if d.reasons and "evaluator failed" in d.reasons[0]
+            )
     return len(part)
 
 

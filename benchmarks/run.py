@@ -118,6 +118,7 @@ def run(options: argparse.Namespace, work: Path) -> tuple[list[Line], dict[str, 
         say(f"memory after {count:,}")
         found.append(memory.measure(population_file, count, key))
     extra = {
+        "engine_faults_in_log": routing.ENGINE_FAULTS[0],
         "large_log_build_seconds": build_seconds,
         "what_if_start_up": {"records": start_up.count, "seconds": start_up.seconds},
     }
