@@ -1,6 +1,6 @@
 """Peak memory after routing many referrals, measured in a fresh process each time.
 
-`python -m benchmarks.memory POPULATION COUNT` routes COUNT referrals with one reference
+`python -m benchmarks.memory POPULATION COUNT` routes COUNT referrals with one compiled
 `FrontDoor`, reading the JSON Lines population file in turn (again from the top when it runs
 out, each pass with new referral ids), discards the decisions, and prints one JSON object:
 the count, the seconds, and the peak resident set size (VmHWM) in kB. The file is streamed, so
@@ -22,7 +22,7 @@ import structlog
 
 from benchmarks.lines import Line
 
-ENGINE: Final = "reference"
+ENGINE: Final = "compiled"
 
 
 def peak_rss_kb() -> int:

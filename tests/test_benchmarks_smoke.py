@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LINES = (
     "a_floor",
     "b_durable",
+    "c_compiled",
     "c_reference",
     "d_durable_logged",
     "e_verify",

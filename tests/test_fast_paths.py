@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import pickle
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,12 @@ from triage.audit.record import (
     minimise_referral,
     sorted_keys,
 )
+from triage.compiled import CompiledEvaluator
 from triage.conditions import Condition, concern_filters
 from triage.decision import Decision
-from triage.evaluator import ReferenceEvaluator, holds, selected, specialise
-from triage.facts import ChildFacts, age_in_years, child_facts
+from triage.facts import ChildFacts, age_in_years, child_facts, selected
+from triage.prepared import specialise
+from triage.reference import ReferenceEvaluator, holds
 from triage.referral import Referral
 from triage.rulebook import Rule, cite, concern_words
 
@@ -46,11 +49,11 @@ def _children(door: FrontDoor, referral: dict[str, Any]) -> list[tuple[ChildFact
 
 @settings(max_examples=500)
 @given(referral=referrals())
-def test_the_compiled_reference_evaluator_finds_exactly_the_rules_that_hold(
+def test_the_compiled_evaluator_finds_exactly_the_rules_that_hold(
     referral: dict[str, Any], kent: Rulebook, reference: FrontDoor
 ) -> None:
     """Compiled closures and shared counts agree with `holds`, the meaning, at every level."""
-    evaluator = ReferenceEvaluator(kent)
+    evaluator = CompiledEvaluator(kent)
     level_rules = kent.rules_of("level")
     route_rules = [rule for rule in kent.rules if rule.kind in ("route", "flag")]
     for facts, as_of in _children(reference, referral):
@@ -72,11 +75,11 @@ def test_flat_facts_count_what_each_concern_filter_selects(
     compiled = compile_rulebook(kent)
     for facts, as_of in _children(reference, referral):
         fact = compiled.flatten(facts, as_of, level=3)
-        for field, key in compiled.count_fields:
-            chosen = [c for c in facts.concerns if selected(c, compiled.filters[key])]
+        for field, _ in compiled.count_fields:
+            chosen = [c for c in facts.concerns if selected(c, compiled.filter_of[field])]
             assert fact[field] == len({c.indicator for c in chosen})
-        for field, key in compiled.domain_fields:
-            chosen = [c for c in facts.concerns if selected(c, compiled.filters[key])]
+        for field, _ in compiled.domain_fields:
+            chosen = [c for c in facts.concerns if selected(c, compiled.filter_of[field])]
             assert fact[field] == len({c.domain for c in chosen})
         assert fact["level"] == 3
         assert fact["step_up"] == (facts.open_level is not None and facts.open_level < 3)
@@ -103,7 +106,7 @@ def test_decisions_built_without_validation_equal_validated_ones(
     """Decisions are built from validated values; validating them again changes nothing, and
     the reasons are the sentences each fired rule gives for the child's concerns."""
     decisions = reference.route(referral)
-    settled = reference._outcomes(reference.validate(referral), None)  # what-if's shortcut
+    settled = reference.outcomes(reference.validate(referral))  # what-if's shortcut
     assert settled == tuple((d.level, d.route, d.flags) for d in decisions)
     for decision, (facts, as_of) in zip(decisions, _children(reference, referral), strict=True):
         again = Decision.model_validate(decision.model_dump())
@@ -251,3 +254,59 @@ def test_a_condition_specialised_to_a_level_means_what_it_meant_at_that_level(
             left = specialise(condition, level)
             meant = holds(condition, facts, level)
             assert (left if isinstance(left, bool) else holds(left, facts, level)) == meant
+
+
+def _dated(kent: Rulebook) -> Rulebook:
+    """Kent with its rules' dates spread out: rules start on five different days, and every
+    third rule ends (Kent's own rules all start on one day and never end)."""
+    data = kent.model_dump(mode="json")
+    for index, rule in enumerate(data["rules"]):
+        start = date(2018, 10, 1) + timedelta(days=400 * (index % 5))
+        rule["effective_from"] = start.isoformat()
+        if index % 3 == 0:
+            rule["effective_to"] = (start + timedelta(days=900 + index)).isoformat()
+    return Rulebook.model_validate(data)
+
+
+@settings(max_examples=300)
+@given(day=st.dates(min_value=date(2015, 1, 1), max_value=date(2035, 12, 31)))
+def test_the_rules_in_force_by_period_are_the_rules_in_force_that_day(
+    day: date, kent: Rulebook
+) -> None:
+    """The prepared rulebook's periods of constant rules in force give, for any day (and for
+    each day on either side of every change), exactly the rules whose dates cover it."""
+    for rulebook in (kent, _dated(kent)):
+        prepared = rulebook.prepared
+        rules = rulebook.rules
+        edges = {r.effective_from for r in rules} | {
+            r.effective_to for r in rules if r.effective_to is not None
+        }
+        for on in {day, *(e + timedelta(days=d) for e in edges for d in (-1, 0, 1))}:
+            assert prepared.in_force(prepared.period(on)) == {r.id for r in rules if r.in_force(on)}
+
+
+@settings(max_examples=200)
+@given(referral=referrals(), day=st.dates(min_value=date(2018, 1, 1), max_value=date(2030, 1, 1)))
+def test_the_compiled_evaluator_reads_the_rules_in_force_on_any_date(
+    referral: dict[str, Any], day: date, kent: Rulebook, reference: FrontDoor
+) -> None:
+    """On a rulebook whose rules start and end on many days, the compiled evaluator finds the
+    rules the reference finds, on any as-of date."""
+    dated = _dated(kent)
+    compiled, plain = CompiledEvaluator(dated), ReferenceEvaluator(dated)
+    for facts, _ in _children(reference, referral):
+        assert compiled.level_rules(facts, day) == plain.level_rules(facts, day)
+        for level in (1, 2, 3, 4):
+            assert compiled.route_rules(facts, level, day) == plain.route_rules(facts, level, day)
+
+
+def test_a_prepared_rulebook_is_built_once_and_left_out_of_pickles(kent: Rulebook) -> None:
+    """Every door and evaluator of one rulebook shares its one prepared form; a pickled
+    rulebook (sent to a worker process) prepares itself again there."""
+    assert FrontDoor(kent, engine="reference").prepared is kent.prepared
+    assert CompiledEvaluator(kent).rulebook.prepared is kent.prepared
+    again = pickle.loads(pickle.dumps(kent))
+    assert again == kent
+    assert "prepared" not in again.__dict__
+    assert again.prepared is not kent.prepared
+    assert again.prepared.level_of == kent.prepared.level_of

@@ -13,8 +13,15 @@ from hypothesis import strategies as st
 from triage import FrontDoor, TriageError
 from triage.decision import Decision
 from triage.facts import age_in_years
+from triage.rulebook import RouteOutcome
 
-from .strategies import INDICATORS, json_values, malformed_referrals, referrals
+from .strategies import (
+    INDICATORS,
+    json_values,
+    malformed_referrals,
+    open_case_referrals,
+    referrals,
+)
 
 
 def _comparable(decision: Decision) -> dict[str, Any]:
@@ -25,13 +32,47 @@ def _comparable(decision: Decision) -> dict[str, Any]:
 
 @settings(max_examples=5000)
 @given(referral=referrals())
-def test_durable_and_reference_evaluators_agree(
-    referral: dict[str, Any], durable: FrontDoor, reference: FrontDoor
+def test_durable_reference_and_compiled_evaluators_agree(
+    referral: dict[str, Any], durable: FrontDoor, reference: FrontDoor, compiled: FrontDoor
 ) -> None:
-    """Both evaluators give identical decisions (all but the engine's name)."""
-    ours = [_comparable(d) for d in durable.route(referral)]
+    """The three evaluators give identical decisions (all but the engine's name): durable and
+    compiled are both held to the reference, the plain interpreter."""
     theirs = [_comparable(d) for d in reference.route(referral)]
-    assert ours == theirs
+    assert [_comparable(d) for d in durable.route(referral)] == theirs
+    assert [_comparable(d) for d in compiled.route(referral)] == theirs
+
+
+@settings(max_examples=1000)
+@given(referral=open_case_referrals())
+def test_a_child_at_the_highest_level_is_never_passed_to_a_lower_current_service(
+    referral: dict[str, Any], durable: FrontDoor, reference: FrontDoor, compiled: FrontDoor
+) -> None:
+    """Whatever the rules say: a level-4 child whose winning route rule names the current
+    service goes to manual review unless that service's route holds level-4 open cases; at
+    every other level the current service's route stands. Over every level and open service."""
+    rulebook = reference.rulebook
+    holds_level = {
+        route.id: max((s.level for s in rulebook.services if s.route == route.id), default=0)
+        for route in rulebook.routes
+    }
+    by_child = {kid["child_id"]: kid for kid in referral["children"]}
+    for door in (durable, reference, compiled):
+        for decision in door.route(referral):
+            winners = [
+                rulebook.rule_by_id[i]
+                for i in decision.rules_fired
+                if isinstance(rulebook.rule_by_id[i].then, RouteOutcome)
+            ]
+            if not winners or winners[0].then.route != "current_service":  # type: ignore[union-attr]
+                continue
+            service = rulebook.service_by_id[
+                by_child[decision.child_id]["open_involvement"]["service"]
+            ]
+            if decision.level == 4 and holds_level[service.route] < 4:
+                assert decision.route == "manual_review"
+                assert decision.urgency == winners[0].then.urgency  # type: ignore[union-attr]
+            else:
+                assert decision.route == service.route
 
 
 @given(referral=referrals())

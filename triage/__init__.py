@@ -9,26 +9,32 @@ for decision in door.route(referral_json):
 ```
 """
 
-from triage.decision import Decision, RulebookRef
-from triage.engine import ENGINES, LIBRARY_VERSION, FrontDoor, make_evaluator
+from triage.compiled import CompiledEvaluator
+from triage.decision import LIBRARY_VERSION, Decision, RulebookRef
+from triage.engine import FrontDoor
 from triage.errors import (
     EngineFault,
     GraphvizMissing,
     InputError,
     InputNotJson,
+    LogError,
+    MoveRefused,
     PathwayInvalid,
     Problem,
     ReferralInvalid,
     RulebookError,
     RulebookInvalid,
     RulebookNotFound,
+    ScenarioInvalid,
     TriageError,
     UsageError,
 )
-from triage.evaluator import Evaluator, ReferenceEvaluator
+from triage.evaluator import ENGINES, EngineName, Evaluator, make_evaluator
+from triage.journey import JourneyEvent, Journeys, Override, PathwayRef, TransitionDecision
 from triage.lint import Finding, lint_rulebook
 from triage.loader import bundled_rules_dir, load_rulebook
 from triage.pathway import PathwayGraph, load_pathway
+from triage.reference import ReferenceEvaluator
 from triage.referral import Child, Concern, OpenInvolvement, Referral, parse_referral
 from triage.rulebook import Rulebook
 from triage.simulation import simulate
@@ -38,19 +44,28 @@ __version__ = LIBRARY_VERSION
 
 __all__ = [
     "ENGINES",
+    "LIBRARY_VERSION",
     "Child",
+    "CompiledEvaluator",
     "Concern",
     "Decision",
     "EngineFault",
+    "EngineName",
     "Evaluator",
     "Finding",
     "FrontDoor",
     "GraphvizMissing",
     "InputError",
     "InputNotJson",
+    "JourneyEvent",
+    "Journeys",
+    "LogError",
+    "MoveRefused",
     "OpenInvolvement",
+    "Override",
     "PathwayGraph",
     "PathwayInvalid",
+    "PathwayRef",
     "Problem",
     "ReferenceEvaluator",
     "Referral",
@@ -60,6 +75,8 @@ __all__ = [
     "RulebookInvalid",
     "RulebookNotFound",
     "RulebookRef",
+    "ScenarioInvalid",
+    "TransitionDecision",
     "TriageError",
     "UsageError",
     "__version__",

@@ -41,6 +41,7 @@ from triage.conditions import (
     All,
     Any_,
     ChildFlags,
+    ConcernFilter,
     Concerns,
     Condition,
     ConsentIs,
@@ -54,10 +55,10 @@ from triage.conditions import (
     ReviewFinding,
     ServiceIs,
     Unborn,
-    concern_filters,
 )
 from triage.errors import EngineFault
-from triage.facts import ChildFacts, ConcernFact, JourneyFacts
+from triage.facts import ChildFacts, JourneyFacts
+from triage.prepared import ConcernTable
 from triage.referral import ChildFlag
 from triage.rulebook import Rule, Rulebook
 
@@ -87,35 +88,18 @@ def _any_equal(field: str, values: tuple[Any, ...]) -> Json:
 
 @dataclass(frozen=True, slots=True)
 class CompiledRulebook:
-    """A rulebook as two durable_rules rulesets over flat facts."""
+    """A rulebook as three durable_rules rulesets (level, route, step) over flat facts."""
 
     level_ruleset: str
     route_ruleset: str
     step_ruleset: str
     rulesets: Json
-    count_fields: tuple[tuple[str, Any], ...]  # (field, filter key) for distinct-indicator counts
-    domain_fields: tuple[tuple[str, Any], ...]  # (field, filter key) for distinct-domain counts
-    filters: dict[Any, Any]  # filter key -> ConcernFilter
-    # concern -> keys of the filters that select it: a concern's indicator, level, domain and
-    # about decide, so each distinct concern is tested against the filters once.
-    selecting: dict[ConcernFact, tuple[Any, ...]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-
-    def _keys_selecting(self, c: ConcernFact) -> tuple[Any, ...]:
-        keys = self.selecting.get(c)
-        if keys is None:
-            if len(self.selecting) >= 4096:  # bounded; a vocabulary has far fewer concerns
-                self.selecting.clear()
-            keys = self.selecting[c] = tuple(
-                key
-                for key, f in self.filters.items()
-                if (f.indicator is None or c.indicator in f.indicator)
-                and (f.level is None or c.level in f.level)
-                and (f.domain is None or c.domain in f.domain)
-                and (f.about is None or c.about in f.about)
-            )
-        return keys
+    # (field, position in `ConcernTable.counts`): the distinct-indicator counts of a filter,
+    # then the distinct-domain counts, as the conditions read them.
+    count_fields: tuple[tuple[str, int], ...]
+    domain_fields: tuple[tuple[str, int], ...]
+    filter_of: dict[str, ConcernFilter]  # count field -> the concern filter it counts
+    table: ConcernTable = field(compare=False, repr=False)
 
     def flatten(self, facts: ChildFacts, as_of: date, level: int | None = None) -> Json:
         """The flat fact the rulesets match, without `sid` and `id`."""
@@ -133,25 +117,14 @@ class CompiledRulebook:
         flags = facts.flags
         for value, name in _FLAG_FIELDS:
             fact[name] = value in flags
-        indicators: dict[Any, set[str]] = {}
-        domains: dict[Any, set[str]] = {}
-        for concern in facts.concerns:
-            for key in self._keys_selecting(concern):
-                indicators.setdefault(key, set()).add(concern.indicator)
-                domains.setdefault(key, set()).add(concern.domain)
-        for name, key in self.count_fields:
-            fact[name] = len(indicators.get(key, ()))
-        for name, key in self.domain_fields:
-            fact[name] = len(domains.get(key, ()))
+        counts = self.table.counts(facts.concerns)
+        for name, slot in self.count_fields:
+            fact[name] = counts[slot]
+        for name, slot in self.domain_fields:
+            fact[name] = counts[slot]
         if level is not None:
-            self.add_level(fact, facts, level)
-        return fact
-
-    @staticmethod
-    def add_level(fact: Json, facts: ChildFacts, level: int) -> Json:
-        """A level-stage fact made a route-stage fact: the decided level and `step_up`."""
-        fact["level"] = level
-        fact["step_up"] = facts.open_level is not None and level > facts.open_level
+            fact["level"] = level
+            fact["step_up"] = facts.open_level is not None and level > facts.open_level
         return fact
 
     @staticmethod
@@ -168,24 +141,28 @@ class CompiledRulebook:
         }
         for finding in ReviewFinding:
             fact[f"finding_{finding.value}"] = finding.value in facts.findings
-        for flag in ChildFlag:
-            fact[f"flag_{flag.value}"] = flag.value in facts.flags
+        for value, name in _FLAG_FIELDS:
+            fact[name] = value in facts.flags
         return fact
 
 
 class _Compiler:
-    def __init__(self, rulebook: Rulebook) -> None:
-        self.filters: dict[Any, Any] = {}
-        self.count_fields: dict[Any, str] = {}
-        self.domain_fields: dict[Any, str] = {}
-        for rule in rulebook.rules:
-            for concern_filter in concern_filters(rule.when):
-                self.filters.setdefault(concern_filter.key(), concern_filter)
+    """Conditions to the engine's JSON, over fields named for the concern table's filters."""
 
-    def _field(self, table: dict[Any, str], prefix: str, key: Any) -> str:
-        if key not in table:
-            table[key] = f"{prefix}{len(table)}"
-        return table[key]
+    def __init__(self, table: ConcernTable) -> None:
+        self.table = table
+        self.count_fields: dict[str, int] = {}
+        self.domain_fields: dict[str, int] = {}
+        self.filter_of: dict[str, ConcernFilter] = {}
+
+    def _count(self, kind: str, f: ConcernFilter) -> str:
+        name = f"{kind}{self.table.number(f)}"
+        if kind == "c":
+            self.count_fields[name] = self.table.indicator_slot(f)
+        else:
+            self.domain_fields[name] = self.table.domain_slot(f)
+        self.filter_of[name] = f
+        return name
 
     def condition(self, condition: Condition) -> Json:
         match condition:
@@ -194,10 +171,10 @@ class _Compiler:
             case Any_(any=parts):
                 return {"$or": [self.condition(part) for part in parts]}
             case Concerns(concerns=c):
-                field = self._field(self.count_fields, "c", c.key())
+                field = self._count("c", c)
                 return {"$and": _bounds(field, c.min, c.max)}
             case Domains(domains=d):
-                field = self._field(self.domain_fields, "d", d.key())
+                field = self._count("d", d)
                 return {"$and": _bounds(field, d.min, d.max)}
             case Age(age=bounds):
                 tests: list[Json] = [{"unborn": False}]
@@ -246,37 +223,41 @@ class _Compiler:
 
 
 def compile_rulebook(rulebook: Rulebook) -> CompiledRulebook:
-    """Compile a validated rulebook; pure, no engine call."""
-    compiler = _Compiler(rulebook)
+    """Compile a validated rulebook from its prepared form; pure, no engine call."""
+    prepared = rulebook.prepared
+    compiler = _Compiler(prepared.concerns)
     stem = f"{rulebook.id}_{rulebook.fingerprint[:12]}"
     level_name, route_name, step_name = f"{stem}_level", f"{stem}_route", f"{stem}_step"
     rulesets: Json = {
-        level_name: {
-            rule.id: compiler.rule(rule) for rule in rulebook.rules if rule.kind == "level"
-        },
-        route_name: {
-            rule.id: compiler.rule(rule)
-            for rule in rulebook.rules
-            if rule.kind in ("route", "flag")
-        },
-        step_name: {rule.id: compiler.rule(rule) for rule in rulebook.rules if rule.kind == "step"},
+        name: {rule.id: compiler.rule(rule) for rule in rules}
+        for name, rules in (
+            (level_name, prepared.level_rules),
+            (route_name, prepared.route_rules),
+            (step_name, prepared.step_rules),
+        )
     }
     for ruleset in rulesets.values():
         ruleset[SENTINEL] = copy.deepcopy(_SENTINEL_RULE)
-    fields = 9 + len(ChildFlag) + len(compiler.count_fields) + len(compiler.domain_fields) + 4
-    if fields > MAX_FIELDS:
-        raise EngineFault(
-            "durable", f"the rulebook needs {fields} fact fields; the engine takes {MAX_FIELDS}"
-        )
-    return CompiledRulebook(
+    compiled = CompiledRulebook(
         level_ruleset=level_name,
         route_ruleset=route_name,
         step_ruleset=step_name,
         rulesets=rulesets,
-        count_fields=tuple((field, key) for key, field in compiler.count_fields.items()),
-        domain_fields=tuple((field, key) for key, field in compiler.domain_fields.items()),
-        filters=compiler.filters,
+        count_fields=tuple(compiler.count_fields.items()),
+        domain_fields=tuple(compiler.domain_fields.items()),
+        filter_of=compiler.filter_of,
+        table=prepared.concerns,
     )
+    # The widest fact: a route-stage fact, plus the session and fact ids the adapter adds.
+    fields = len(compiled.flatten(_NO_FACTS, date.min, level=1)) + 2
+    if fields > MAX_FIELDS:
+        raise EngineFault(
+            "durable", f"the rulebook needs {fields} fact fields; the engine takes {MAX_FIELDS}"
+        )
+    return compiled
+
+
+_NO_FACTS = ChildFacts((), False, None, "given", False, None, None, 0, frozenset())
 
 
 class _RecordingHost(Host):  # type: ignore[misc]
@@ -368,10 +349,7 @@ class DurableEvaluator:
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
         self.compiled = compile_rulebook(rulebook)
-        self._order = {rule.id: index for index, rule in enumerate(rulebook.rules)}
-        # The last level-stage fact: the route stage of the same child adds the level to a
-        # copy of it instead of flattening again. One tuple, read once: safe across threads.
-        self._last: tuple[ChildFacts | None, date | None, Json] = (None, None, {})
+        self._order = rulebook.prepared.order
 
     def _run(self, ruleset: str, fact: Json) -> tuple[str, ...]:
         fired = assert_flat(ruleset, self.compiled.rulesets, fact)
@@ -381,17 +359,10 @@ class DurableEvaluator:
         return tuple(sorted(fired, key=self._order.__getitem__))
 
     def level_rules(self, facts: ChildFacts, as_of: date) -> tuple[str, ...]:
-        fact = self.compiled.flatten(facts, as_of)
-        self._last = (facts, as_of, fact)
-        return self._run(self.compiled.level_ruleset, fact)
+        return self._run(self.compiled.level_ruleset, self.compiled.flatten(facts, as_of))
 
     def route_rules(self, facts: ChildFacts, level: int, as_of: date) -> tuple[str, ...]:
-        last_facts, last_as_of, last_fact = self._last
-        if last_facts is facts and last_as_of == as_of:
-            fact = self.compiled.add_level(dict(last_fact), facts, level)
-        else:
-            fact = self.compiled.flatten(facts, as_of, level)
-        return self._run(self.compiled.route_ruleset, fact)
+        return self._run(self.compiled.route_ruleset, self.compiled.flatten(facts, as_of, level))
 
     def step_rules(self, facts: JourneyFacts, as_of: date) -> tuple[str, ...]:
         return self._run(self.compiled.step_ruleset, self.compiled.flatten_event(facts, as_of))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import NamedTuple
 
+from triage.conditions import ConcernFilter
 from triage.referral import Child, Referral
 from triage.rulebook import Rulebook
 
@@ -18,6 +19,16 @@ class ConcernFact(NamedTuple):
     level: int
     domain: str
     about: str
+
+
+def selected(concern: ConcernFact, f: ConcernFilter) -> bool:
+    """Does a concern filter select this concern? (Unset keys select everything.)"""
+    return (
+        (f.indicator is None or concern.indicator in f.indicator)
+        and (f.level is None or concern.level in f.level)
+        and (f.domain is None or concern.domain in f.domain)
+        and (f.about is None or concern.about in f.about)
+    )
 
 
 class ChildFacts(NamedTuple):
@@ -36,7 +47,8 @@ def age_in_years(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-def _one_year_before(day: date) -> date:
+def one_year_before(day: date) -> date:
+    """The same day a year earlier; 28 February for 29 February."""
     try:
         return day.replace(year=day.year - 1)
     except ValueError:  # 29 February
@@ -44,18 +56,6 @@ def _one_year_before(day: date) -> date:
 
 
 _NO_FLAGS: frozenset[str] = frozenset()
-# Per rulebook (by fingerprint): the ConcernFact of each (indicator, about), made once. A
-# ConcernFact depends on nothing else, and is immutable, so every child shares it.
-_CONCERN_FACTS: dict[str, dict[tuple[str, str], ConcernFact]] = {}
-
-
-def _concern_facts(rulebook: Rulebook) -> dict[tuple[str, str], ConcernFact]:
-    known = _CONCERN_FACTS.get(rulebook.fingerprint)
-    if known is None:
-        if len(_CONCERN_FACTS) >= 64:
-            _CONCERN_FACTS.clear()
-        known = _CONCERN_FACTS[rulebook.fingerprint] = {}
-    return known
 
 
 def shared_concerns(referral: Referral, rulebook: Rulebook) -> tuple[ConcernFact, ...] | None:
@@ -70,7 +70,7 @@ def _concerns(
     referral: Referral, child_id: str | None, rulebook: Rulebook
 ) -> tuple[ConcernFact, ...]:
     """The distinct (indicator, about) concerns about one child (every child: None)."""
-    known = _concern_facts(rulebook)
+    known = rulebook.prepared.concerns.fact  # one ConcernFact per (indicator, about), shared
     seen: set[tuple[str, str]] = set()
     concerns = []
     for concern in referral.concerns:
@@ -80,14 +80,7 @@ def _concerns(
         if key in seen:
             continue
         seen.add(key)
-        fact = known.get(key)
-        if fact is None:
-            indicator = rulebook.indicator_by_id[concern.indicator]
-            fact = ConcernFact(
-                indicator.id, indicator.level, indicator.domain.value, concern.about.value
-            )
-            known[(indicator.id, concern.about.value)] = fact
-        concerns.append(fact)
+        concerns.append(known[key])
     return tuple(concerns)
 
 
@@ -108,7 +101,7 @@ def child_facts(
         open_level = child.open_involvement.level or rulebook.service_by_id[open_service].level
     recent = 0
     if child.previous_referrals:
-        window_start = _one_year_before(received)
+        window_start = one_year_before(received)
         recent = sum(window_start <= d <= received for d in child.previous_referrals)
     born = child.date_of_birth
     return ChildFacts(

@@ -11,7 +11,7 @@ child stays where it is: a journey never moves a child lower by default.
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Literal
@@ -21,17 +21,17 @@ from pydantic import Field, ValidationError
 from triage._base import IsoDate, IsoDateTime, Level, Model
 from triage._logging import get_logger
 from triage.conditions import All, EventKind, ReviewFinding, ServiceIs
-from triage.decision import RulebookRef
-from triage.engine import LIBRARY_VERSION, EngineName, make_evaluator
-from triage.errors import EngineFault, MoveRefused, Problem, ReferralInvalid
-from triage.evaluator import Evaluator
+from triage.decision import LIBRARY_VERSION, IdKey, RulebookRef
+from triage.errors import EngineFault, MoveRefused, Problem, ReferralInvalid, RulebookInvalid
+from triage.evaluator import EngineName, Evaluator, make_evaluator
 from triage.facts import JourneyFacts, age_in_years
 from triage.loader import load_rulebook
 from triage.pathway import EdgeKind, PathwayGraph, load_pathway
+from triage.policies import by_priority
 from triage.referral import ChildFlag, Consent, Identifier, parse_problems
-from triage.rulebook import Rule, Rulebook, StepOutcome, TransitionKind, cite
+from triage.rulebook import Rule, Rulebook, StepOutcome, TransitionKind
 
-_log = get_logger("triage")
+_log = get_logger(__name__)
 _EVENTS = {
     TransitionKind.STEP_UP: "case_stepped_up",
     TransitionKind.STEP_DOWN: "case_stepped_down",
@@ -114,13 +114,18 @@ def _step_services(rule: Rule) -> tuple[str, ...]:
 
 
 class Journeys:
-    """Decides journey events with one rulebook, one evaluator and one pathway graph."""
+    """Decides journey events with one rulebook, one evaluator and one pathway graph.
+
+    `id_key` keys the transition ids as `FrontDoor`'s keys its decision ids (HMAC-SHA256; a
+    random key per `Journeys` when none is given)."""
 
     def __init__(
         self,
         rulebook: Rulebook | None = None,
         pathway: PathwayGraph | None = None,
         engine: EngineName | Evaluator | None = None,
+        *,
+        id_key: bytes | None = None,
     ) -> None:
         self.rulebook = load_rulebook() if rulebook is None else rulebook
         self.pathway = load_pathway(rulebook=self.rulebook) if pathway is None else pathway
@@ -129,13 +134,15 @@ class Journeys:
             if engine is None or isinstance(engine, str)
             else engine
         )
+        self.prepared = self.rulebook.prepared
+        self._ids = IdKey(secrets.token_bytes(32) if id_key is None else id_key)
         self._check_rules_against_graph()
 
     def _check_rules_against_graph(self) -> None:
         """Every move a step rule can make must be an edge of the graph, of its kind."""
         problems = []
-        for rule in self.rulebook.rules_of("step"):
-            assert isinstance(rule.then, StepOutcome)
+        for rule in self.prepared.step_rules:
+            step = self.prepared.step_of[rule.id]
             services = _step_services(rule)
             if not services:
                 problems.append(
@@ -145,28 +152,26 @@ class Journeys:
                 )
             nodes = {node.id for node in self.pathway.nodes}
             for service in services:
-                if service not in nodes or rule.then.to not in nodes:
+                if service not in nodes or step.to not in nodes:
                     problems.append(
                         Problem(
                             "when",
-                            f"names {service} -> {rule.then.to}, not both nodes of the pathway",
+                            f"names {service} -> {step.to}, not both nodes of the pathway",
                             rule_id=rule.id,
                         )
                     )
                     continue
-                edge = self.pathway.edge(service, rule.then.to)
-                if edge is None or edge.kind != _EDGE_OF[rule.then.step]:
+                edge = self.pathway.edge(service, step.to)
+                if edge is None or edge.kind != _EDGE_OF[step.step]:
                     problems.append(
                         Problem(
                             "then",
-                            f"moves {service} -> {rule.then.to} ({rule.then.step}), "
+                            f"moves {service} -> {step.to} ({step.step}), "
                             "which is not an edge of that kind in the pathway",
                             rule_id=rule.id,
                         )
                     )
         if problems:
-            from triage.errors import RulebookInvalid
-
             raise RulebookInvalid(
                 problems, f"step rules of {self.rulebook.id} on pathway {self.pathway.id}"
             )
@@ -218,21 +223,17 @@ class Journeys:
             consent=event.consent.value,
             flags=frozenset(f.value for f in event.flags),
         )
-        rules = self.rulebook.rule_by_id
         manual = False
         try:
-            fired = [rules[i] for i in self.evaluator.step_rules(facts, on)]
+            fired = self.evaluator.step_rules(facts, on)
         except EngineFault as fault:
             _log.error(
                 "engine_fault", engine=fault.engine, what=fault.what, rulebook=self.rulebook.id
             )
-            fired, manual = [], True
-        winner = max(fired, key=lambda r: r.priority, default=None)
-        reasons = [
-            f"{r.title}. Source: {cite(r, on)} [rule {r.id}]" for r in ([winner] if winner else [])
-        ]
-        proposed = winner.then if winner is not None else None
-        assert proposed is None or isinstance(proposed, StepOutcome)
+            fired, manual = (), True
+        winner = by_priority(fired, self.prepared.priority)
+        reasons = [] if winner is None else [self.prepared.reasons[winner]((), on)]
+        proposed = None if winner is None else self.prepared.step_of[winner]
         if event.override is not None:
             target, kind, closure = self._overridden(event, proposed)
             _override_fits_age(self.pathway, event, self._next(event.service))
@@ -249,24 +250,23 @@ class Journeys:
                 if manual
                 else f"No step rule applies, so the child stays with {event.service}."
             )
-        seed = "\x1f".join(
-            (
-                event.event_id,
-                event.child_id,
-                self.rulebook.fingerprint,
-                self.pathway.fingerprint,
-                on.isoformat(),
-            )
+        transition_id = self._ids.derive(
+            "T-",
+            event.event_id,
+            event.child_id,
+            self.rulebook.fingerprint,
+            self.pathway.fingerprint,
+            on.isoformat(),
         )
         decision = TransitionDecision(
-            transition_id="T-" + hashlib.sha256(seed.encode()).hexdigest()[:20],
+            transition_id=transition_id,
             event_id=event.event_id,
             child_id=event.child_id,
             from_service=event.service,
             to_service=target,
             kind=kind,
             reasons=tuple(reasons),
-            rules_fired=tuple(r.id for r in fired) if winner else (),
+            rules_fired=tuple(fired) if winner else (),
             decided_by=event.decided_by or "rules",
             decided_at=event.occurred_at,
             as_of=on,
@@ -274,11 +274,7 @@ class Journeys:
             rules_proposed=None if proposed is None else proposed.to,
             closure_reason=closure,
             manual_review=manual,
-            rulebook=RulebookRef(
-                id=self.rulebook.id,
-                version=self.rulebook.version,
-                fingerprint=self.rulebook.fingerprint,
-            ),
+            rulebook=self.rulebook.ref,
             pathway=PathwayRef(
                 id=self.pathway.id,
                 version=self.pathway.version,

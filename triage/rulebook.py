@@ -14,13 +14,11 @@ already open to (see `services`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import date, timedelta
 from enum import StrEnum
 from functools import cached_property
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     Discriminator,
@@ -32,6 +30,7 @@ from pydantic import (
 )
 
 from triage._base import IsoDate, Level, Model
+from triage.canonical import fingerprint
 from triage.conditions import (
     JOURNEY_ONLY,
     REFERRAL_ONLY,
@@ -45,6 +44,10 @@ from triage.conditions import (
     walk,
 )
 from triage.council import ReportSection, SimulationSection, section_problems
+from triage.decision import RulebookRef
+
+if TYPE_CHECKING:
+    from triage.prepared import PreparedRulebook
 
 SnakeId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)]
 CURRENT_SERVICE = "current_service"
@@ -144,6 +147,11 @@ def concern_words(indicator: Indicator) -> str:
     return f"{words} ({LOCAL_CHOICE}: {indicator.local_choice})"
 
 
+def in_force(effective_from: date, effective_to: date | None, on: date) -> bool:
+    """In force on a date: from `effective_from` to `effective_to` (inclusive; None: open)."""
+    return effective_from <= on and (effective_to is None or on <= effective_to)
+
+
 class Indicator(_Cited):
     id: SnakeId
     label: str = Field(min_length=1)
@@ -175,6 +183,9 @@ class Timescale(_Cited):
     working_days: int = Field(ge=0, le=366)
     effective_from: IsoDate
     effective_to: IsoDate | None = None
+
+    def in_force(self, on: date) -> bool:
+        return in_force(self.effective_from, self.effective_to, on)
 
 
 class LevelOutcome(Model):
@@ -258,7 +269,7 @@ class Rule(_Cited):
         return "flag"
 
     def in_force(self, on: date) -> bool:
-        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+        return in_force(self.effective_from, self.effective_to, on)
 
 
 class RulebookInfo(Model):
@@ -298,13 +309,26 @@ class Rulebook(Model):
         # A section left out is left out of the dump: a rulebook without the council data
         # keeps the fingerprint it had before the sections existed (and its logs replay).
         absent = {name for name in ("report", "simulation") if getattr(self, name) is None}
-        canonical = json.dumps(
-            self.model_dump(mode="json", exclude=absent),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return fingerprint(self.model_dump(mode="json", exclude=absent))
+
+    @cached_property
+    def ref(self) -> RulebookRef:
+        """What a decision records of the rulebook that made it."""
+        return RulebookRef(id=self.id, version=self.version, fingerprint=self.fingerprint)
+
+    @cached_property
+    def prepared(self) -> PreparedRulebook:
+        """Everything derived from this rulebook that evaluation needs, worked out once."""
+        from triage.prepared import PreparedRulebook  # it reads this module's models
+
+        return PreparedRulebook(self)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # The prepared form holds functions (compiled tests, a cache): a pickled rulebook leaves
+        # it behind, and the unpickled one prepares itself again when asked.
+        state = super().__getstate__()
+        state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k != "prepared"}
+        return state
 
     @cached_property
     def indicator_by_id(self) -> dict[str, Indicator]:
@@ -328,11 +352,7 @@ class Rulebook(Model):
     def timescale(self, urgency: str, on: date) -> Timescale | None:
         """The timescale for an urgency in force on a date, if any."""
         for timescale in self.timescales:
-            if (
-                timescale.urgency == urgency
-                and timescale.effective_from <= on
-                and (timescale.effective_to is None or on <= timescale.effective_to)
-            ):
+            if timescale.urgency == urgency and timescale.in_force(on):
                 return timescale
         return None
 

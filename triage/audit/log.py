@@ -227,7 +227,7 @@ class DecisionLog:
         """Route several referrals and record them in one atomic batch. An invalid referral raises
         before anything of the batch is written: validate first when a batch may hold bad lines."""
         referrals = [door.validate(item) for item in items]
-        decided = [door._route_checked(referral, as_of) for referral in referrals]
+        decided = [door.route_validated(referral, as_of) for referral in referrals]
         self.record(door, referrals, decided, as_of=as_of, decided_by=decided_by)
         return decided
 

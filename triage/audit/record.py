@@ -31,7 +31,7 @@ from pydantic_core import PydanticSerializationError, to_json
 
 from triage._base import IsoDateTime, Model
 from triage.decision import Decision, RulebookRef
-from triage.facts import _one_year_before, age_in_years
+from triage.facts import age_in_years, one_year_before
 from triage.referral import Referral
 
 GENESIS = "0" * 64
@@ -215,7 +215,7 @@ def minimise_referral(
     if day != referral.received_at:
         data["received_at"] = _TIMESTAMP.dump_python(day, mode="json")  # as the model writes it
         generalised.append("received_at")
-    window_start = _one_year_before(received)  # the window the facts count
+    window_start = one_year_before(received)  # the window the facts count
     for child, original in zip(data["children"], referral.children, strict=True):
         child["child_id"] = pseudonym(original.child_id)
         if original.date_of_birth is not None:

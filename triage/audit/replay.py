@@ -273,7 +273,7 @@ def _replay_span(
         old = record["output"]
         new: list[tuple[int | None, str, tuple[str, ...]]]
         if rules_dir is None:  # faithful: every outcome field of every decision is compared
-            decisions = door._route_checked(referral, as_of)
+            decisions = door.route_validated(referral, as_of)
             new = [(d.level, d.route, d.flags) for d in decisions]
             same = [
                 _comparable(before)
@@ -281,7 +281,7 @@ def _replay_span(
                 for before, after in zip(old, decisions, strict=False)
             ]
         else:  # what-if compares level and route: the decisions need not be built
-            new = list(door._outcomes(referral, as_of))
+            new = list(door.outcomes(referral, as_of))
             same = [
                 (before["level"], before["route"]) == (level, route)
                 for before, (level, route, _) in zip(old, new, strict=False)
