@@ -17,6 +17,7 @@ INDICATORS = tuple(sorted(KENT.indicator_by_id))
 SERVICES = tuple(sorted(KENT.service_by_id))
 SOURCES = tuple(sorted({*SOURCE_ALIASES, *(s.value for s in SOURCE_ALIASES.values())}))
 
+UNBORN_FLAGS = frozenset({ChildFlag.DISABILITY, ChildFlag.SEND, ChildFlag.YOUNG_CARER})
 received_dates = st.dates(min_value=date(2018, 10, 1), max_value=date(2030, 12, 31))
 
 
@@ -32,18 +33,21 @@ concerns: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
 @st.composite
 def children(draw: st.DrawFn, received: date, index: int) -> dict[str, Any]:
     child: dict[str, Any] = {"child_id": f"C-{index}"}
-    if draw(st.integers(0, 9)) == 0:
+    unborn = draw(st.integers(0, 9)) == 0
+    # How far back a previous referral may go: a pre-birth referral is at most ~9 months early.
+    history = 800
+    if unborn:
         child["expected_date_of_birth"] = (
             received + timedelta(days=draw(st.integers(1, 270)))
         ).isoformat()
     else:
-        child["date_of_birth"] = (
-            received - timedelta(days=draw(st.integers(0, 19 * 366)))
-        ).isoformat()
+        age_days = draw(st.integers(0, 19 * 366))
+        history = min(history, age_days + 270)
+        child["date_of_birth"] = (received - timedelta(days=age_days)).isoformat()
     if draw(st.booleans()):
-        child["flags"] = draw(
-            st.lists(st.sampled_from([f.value for f in ChildFlag]), max_size=2, unique=True)
-        )
+        # An unborn child is never looked after, a care leaver or an asylum seeker.
+        allowed = [f.value for f in ChildFlag if not unborn or f in UNBORN_FLAGS]
+        child["flags"] = draw(st.lists(st.sampled_from(allowed), max_size=2, unique=True))
     if draw(st.integers(0, 3)) == 0:
         involvement: dict[str, Any] = {"service": draw(st.sampled_from(SERVICES))}
         if draw(st.booleans()):
@@ -52,7 +56,7 @@ def children(draw: st.DrawFn, received: date, index: int) -> dict[str, Any]:
     if draw(st.integers(0, 3)) == 0:
         child["previous_referrals"] = [
             (received - timedelta(days=d)).isoformat()
-            for d in draw(st.lists(st.integers(0, 800), max_size=3))
+            for d in draw(st.lists(st.integers(0, history), max_size=3))
         ]
     return child
 

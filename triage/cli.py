@@ -28,7 +28,7 @@ from triage.audit.stores import open_store
 from triage.audit.verify import report_json, verify_log
 from triage.decision import Decision
 from triage.engine import ENGINES, FrontDoor
-from triage.errors import InputNotJson, ReferralInvalid, TriageError, UsageError
+from triage.errors import InputError, TriageError, UsageError
 from triage.lint import lint_rulebook
 from triage.loader import bundled_rules_dir, load_rulebook
 from triage.referral import Referral
@@ -129,7 +129,7 @@ def _as_date(value: Any) -> date | None:
     return None if value is None else value.date()
 
 
-def _name(stream: IO[str]) -> str:
+def _name(stream: IO[Any]) -> str:
     return (
         "standard input"
         if stream is sys.stdin or getattr(stream, "name", "") == "<stdin>"
@@ -156,7 +156,8 @@ def cli(verbose: bool) -> None:
     _configure_logging(verbose)
 
 
-def _lines(stream: IO[str]) -> Iterator[tuple[int, str]]:
+def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    # Bytes, decoded line by line by the library: a line that is not UTF-8 is that line's error.
     for number, line in enumerate(stream, start=1):
         if line.strip():
             yield number, line
@@ -190,13 +191,13 @@ def _open_log(target: str | None, witness: str | None = None) -> DecisionLog | N
 
 
 @cli.command()
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @click.option("--batch", is_flag=True, help="FILE is JSON Lines: one referral per line.")
 @click.option("--log", "log_target", metavar="TARGET", default=None, help=LOG_HELP)
 @_witness_option
 @_engine_options
 def route(
-    file: IO[str],
+    file: IO[bytes],
     batch: bool,
     log_target: str | None,
     witness: str | None,
@@ -206,9 +207,9 @@ def route(
 ) -> None:
     """Route the referral in FILE (- for standard input); print one decision per child (JSON Lines).
 
-    With --batch, a line that cannot be used is reported on stderr with its line number, the
-    other lines are still routed (and logged, in batches of 500 per transaction), and the exit
-    status is 2.
+    FILE is UTF-8 JSON without a byte order mark. With --batch, a line that cannot be used is
+    reported on stderr with its line number, the other lines are still routed (and logged, in
+    batches of 500 per transaction), and the exit status is 2.
     """
     door = _door(rules_dir, engine)
     on = _as_date(as_of)
@@ -233,7 +234,7 @@ def route(
 
 
 def _route_lines(
-    door: FrontDoor, log: DecisionLog | None, file: IO[str], where: str, on: date | None
+    door: FrontDoor, log: DecisionLog | None, file: IO[bytes], where: str, on: date | None
 ) -> int:
     failed = 0
     referrals: list[Referral] = []
@@ -248,25 +249,28 @@ def _route_lines(
         referrals.clear()
         decided.clear()
 
-    for number, line in _lines(file):
-        try:
-            referral = door.validate(line)
-        except (InputNotJson, ReferralInvalid) as error:
-            failed += 1
-            click.echo(f"error [{error.code}] {where} line {number}: {error.message}", err=True)
-            continue
-        referrals.append(referral)
-        decided.append(door.route(referral, as_of=on))
-        if len(referrals) >= BATCH_SIZE:
-            flush()
-    flush()
+    try:
+        for number, line in _lines(file):
+            try:
+                referral = door.validate(line)
+            except InputError as error:
+                failed += 1
+                click.echo(f"error [{error.code}] {where} line {number}: {error.message}", err=True)
+                continue
+            referrals.append(referral)
+            decided.append(door.route(referral, as_of=on))
+            if len(referrals) >= BATCH_SIZE:
+                flush()
+    finally:
+        # Even when something unforeseen stops the run, what was routed is logged and printed.
+        flush()
     return failed
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.File("r", encoding="utf-8"))
+@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
 @_engine_options
-def explain(files: tuple[IO[str], ...], rules_dir: Path | None, engine: str, as_of: Any) -> None:
+def explain(files: tuple[IO[bytes], ...], rules_dir: Path | None, engine: str, as_of: Any) -> None:
     """Route each referral FILE and explain each child's decision in plain English."""
     door = _door(rules_dir, engine)
     blocks: list[str] = []
@@ -390,13 +394,13 @@ def show(log_target: str, which: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @click.option("--batch", is_flag=True, help="FILE is JSON Lines: one journey event per line.")
 @click.option("--log", "log_target", metavar="TARGET", default=None, help=LOG_HELP)
 @_witness_option
 @_engine_options
 def journey(
-    file: IO[str],
+    file: IO[bytes],
     batch: bool,
     log_target: str | None,
     witness: str | None,
