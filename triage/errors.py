@@ -86,9 +86,9 @@ class Problem:
             # A long vocabulary is named once, by its size, with the nearest few ids: listing
             # all 63 indicators in each of 10^5 problems made 164 MB of stderr (review D8).
             near = difflib.get_close_matches(self.value, self.valid, n=3) if self.value else []
-            hint = f"did you mean {' or '.join(near)}? (" if near else "("
             see = f": {self.see}" if self.see else ""
-            text += f"; {hint}one of {len(self.valid)} valid values{see})"
+            count = f"one of {len(self.valid)} valid values{see}"
+            text += f"; did you mean {' or '.join(near)}? ({count})" if near else f"; {count}"
         return text if len(text) <= PROBLEM_MAX else text[: PROBLEM_MAX - 3] + "..."
 
 
