@@ -130,11 +130,8 @@ def _as_date(value: Any) -> date | None:
 
 
 def _name(stream: IO[Any]) -> str:
-    return (
-        "standard input"
-        if stream is sys.stdin or getattr(stream, "name", "") == "<stdin>"
-        else str(stream.name)
-    )
+    name = getattr(stream, "name", None)  # an in-memory stdin (CliRunner) has none
+    return "standard input" if name is None or name == "<stdin>" else str(name)
 
 
 @click.group(
