@@ -223,3 +223,9 @@ def test_a_journey_batch_reads_bytes_per_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert len(result.stdout.splitlines()) == 2
     assert "line 2: the journey event is not valid JSON" in result.stderr
+
+
+def test_a_mapping_with_a_lone_surrogate_in_detail_is_refused() -> None:
+    """Review D14: with keep_detail=True it reached the log and raised UnicodeEncodeError."""
+    with pytest.raises(ReferralInvalid, match="detail: holds a lone surrogate"):
+        parse_referral(make_referral(detail="text \ud800 more"))
