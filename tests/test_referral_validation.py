@@ -307,14 +307,14 @@ def test_an_open_involvement_level_must_be_a_whole_number(level: Any, durable: F
             "unborn",
         ),
         (
-            _child(previous_referrals=["2018-06-01"]),  # 334 days before birth: allowed
+            _child(previous_referrals=["2018-08-01"]),  # 273 days before birth: allowed
             None,
             "",
         ),
         (
             _child(previous_referrals=["2017-06-01"]),  # 699 days before birth
             "children[0].previous_referrals[0]",
-            "671 days before the date of birth",
+            "305 days before the date of birth",
         ),
         (
             _child(open_involvement={"service": "intensive_early_help", "since": "2026-03-03"}),

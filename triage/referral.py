@@ -60,7 +60,8 @@ the bound the rulebook puts on `age` conditions (care leavers are supported up t
 FIRST_YEAR, LAST_YEAR = 1900, 9998
 """The years `received_at` may fall in."""
 PRE_BIRTH_DAYS = 305
-"""About ten months: how far ahead of receipt an expected date of birth may be."""
+"""About ten months: how far ahead of receipt an expected date of birth may be, and how long
+before a birth a pre-birth referral or involvement may have started."""
 
 
 class CensusSource(StrEnum):
@@ -243,10 +244,6 @@ def _age(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-# How long before a date of birth a previous referral or an involvement may start: a pre-birth
-# referral, plus a year because the decision log keeps a date of birth generalised to the
-# latest one of the same age (up to 365 days late), and replay validates what it keeps.
-_BEFORE_BIRTH_DAYS = PRE_BIRTH_DAYS + 366
 _NOT_BEFORE_BIRTH = frozenset({ChildFlag.CARE_LEAVER, ChildFlag.LOOKED_AFTER, ChildFlag.UASC})
 
 
@@ -304,11 +301,11 @@ def _child_problems(index: int, child: Child, received: date) -> list[Problem]:
             problems.append(
                 Problem(f"{at}.previous_referrals[{j}]", "is after this referral was received")
             )
-        elif born is not None and (born - earlier).days > _BEFORE_BIRTH_DAYS:
+        elif born is not None and (born - earlier).days > PRE_BIRTH_DAYS:
             problems.append(
                 Problem(
                     f"{at}.previous_referrals[{j}]",
-                    f"is more than {_BEFORE_BIRTH_DAYS} days before the date of birth",
+                    f"is more than {PRE_BIRTH_DAYS} days before the date of birth",
                 )
             )
     since = None if child.open_involvement is None else child.open_involvement.since
@@ -316,11 +313,11 @@ def _child_problems(index: int, child: Child, received: date) -> list[Problem]:
         problems.append(
             Problem(f"{at}.open_involvement.since", "is after the referral was received")
         )
-    elif since is not None and born is not None and (born - since).days > _BEFORE_BIRTH_DAYS:
+    elif since is not None and born is not None and (born - since).days > PRE_BIRTH_DAYS:
         problems.append(
             Problem(
                 f"{at}.open_involvement.since",
-                f"is more than {_BEFORE_BIRTH_DAYS} days before the date of birth",
+                f"is more than {PRE_BIRTH_DAYS} days before the date of birth",
             )
         )
     return problems
