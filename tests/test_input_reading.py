@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from click.testing import CliRunner
 
 from triage import FrontDoor, InputNotJson, ReferralInvalid, TriageError, parse_referral
@@ -39,6 +41,15 @@ BAD_LINES: dict[str, tuple[bytes, str]] = {
     "Infinity": (b'{"immediate_danger": -Infinity}', "-Infinity is not a JSON number"),
     "an escaped lone surrogate": (b'{"detail": "\\ud800"}', "lone surrogate"),
 }
+
+
+@pytest.fixture(name="restore_structlog", autouse=True)
+def fixture_restore_structlog() -> Iterator[None]:
+    """The CLI configures structlog onto CliRunner's stream, closed after each call: later
+    tests must find the configuration they started with."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def _good_lines(n: int) -> list[bytes]:

@@ -238,13 +238,16 @@ def _route_lines(
     decided: list[tuple[Decision, ...]] = []
 
     def flush() -> None:
-        if log is not None and referrals:
-            log.record(door, referrals, decided, as_of=on)
-        for decisions in decided:
-            for decision in decisions:
-                click.echo(decision.model_dump_json())
+        # Taken off the lists first: a batch whose write failed is never written again by the
+        # flush in `finally` (nor printed: only what was logged is printed).
+        batch, outcomes = referrals[:], decided[:]
         referrals.clear()
         decided.clear()
+        if log is not None and batch:
+            log.record(door, batch, outcomes, as_of=on)
+        for decisions in outcomes:
+            for decision in decisions:
+                click.echo(decision.model_dump_json())
 
     try:
         for number, line in _lines(file):
