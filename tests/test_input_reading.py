@@ -240,3 +240,35 @@ def test_a_mapping_with_a_lone_surrogate_in_detail_is_refused() -> None:
     """Review D14: with keep_detail=True it reached the log and raised UnicodeEncodeError."""
     with pytest.raises(ReferralInvalid, match="detail: holds a lone surrogate"):
         parse_referral(make_referral(detail="text \ud800 more"))
+
+
+def test_what_was_routed_is_logged_and_printed_when_a_later_line_fails_unforeseen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review D4: 800 lines, a crash at line 700: 199 routed referrals were neither logged nor
+    printed. A fault that is no input error still stops the run, but not before those are."""
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(b"\n".join(_good_lines(5)) + b"\n")
+    real = FrontDoor.route
+
+    def route(self: FrontDoor, data: Any, as_of: Any = None) -> Any:
+        if getattr(data, "referral_id", "") == "R-IN-3":
+            raise RuntimeError("a synthetic fault")
+        return real(self, data, as_of)
+
+    monkeypatch.setattr(FrontDoor, "route", route)
+    log = tmp_path / "log.sqlite"
+    result = CliRunner().invoke(
+        cli, ["route", "--batch", str(path), "--log", f"sqlite:///{log}"], env=KEY
+    )
+    assert isinstance(result.exception, RuntimeError)
+    assert [json.loads(line)["referral_id"] for line in result.stdout.splitlines()] == [
+        "R-IN-0",
+        "R-IN-1",
+        "R-IN-2",
+    ]
+    store = open_store(f"sqlite:///{log}")
+    try:
+        assert [row.kind for row in store.rows()].count("triage_decision") == 3
+    finally:
+        store.close()

@@ -257,8 +257,9 @@ def _route_lines(
                 failed += 1
                 click.echo(f"error [{error.code}] {where} line {number}: {error.message}", err=True)
                 continue
-            referrals.append(referral)
-            decided.append(door.route(referral, as_of=on))
+            decisions = door.route(referral, as_of=on)
+            referrals.append(referral)  # both lists or neither: a flush pairs them up
+            decided.append(decisions)
             if len(referrals) >= BATCH_SIZE:
                 flush()
     finally:
