@@ -673,7 +673,7 @@ def _replay_with_progress(
 @click.option(
     "--journey",
     "journey_file",
-    type=click.File("r", encoding="utf-8"),
+    type=click.File("rb"),
     default=None,
     help="Draw one child's journey: FILE holds journey events (JSON Lines), decided as "
     "`triage journey --batch` decides them; give the child with --child.",
@@ -687,7 +687,7 @@ def graph(
     view: str | None,
     node: str | None,
     highlight: str,
-    journey_file: IO[str] | None,
+    journey_file: IO[bytes] | None,
     child: str | None,
     rules_dir: Path | None,
 ) -> None:
