@@ -72,16 +72,18 @@ def test_a_long_code_shaped_value_is_cut(durable: FrontDoor) -> None:
 
 
 def test_many_unknown_indicators_give_a_bounded_message(durable: FrontDoor) -> None:
-    """Review D8: 10^5 unknown indicators made 164 MB of stderr, every problem listing all 63
-    indicator ids."""
+    """Review D8: 10^5 unknown indicators made 164 MB of stderr, every problem listing every
+    indicator id (63 then)."""
     error = _refusal(durable, make_referral(concerns=concerns(*["physical_abuze"] * 100_000)))
     assert isinstance(error, ReferralInvalid)
     assert len(error.problems) == 100_000
     lines = str(error).splitlines()
     assert len(lines) == 1 + 50 + 1
     assert lines[-1] == "  - and 99950 more"
-    assert lines[1] == (
+    count = len(durable.rulebook.indicators)
+    assert lines[1].startswith(
         "  - concerns[0].indicator: is not an indicator of the rulebook (got 'physical_abuze'); "
-        "did you mean physical_abuse or sexual_abuse? (one of 63 valid values: `triage vocabulary`)"
+        "did you mean physical_abuse"
     )
+    assert lines[1].endswith(f"? (one of {count} valid values: `triage vocabulary`)")
     assert len(str(error)) < 50 * 300

@@ -42,8 +42,10 @@ def test_unknown_indicator_names_field_value_and_valid_values(durable: FrontDoor
     message = found["concerns[0].indicator"]
     assert "'domestic_abuser'" in message
     assert "did you mean domestic_abuse" in message
-    # The 63 ids are counted and pointed to, not listed; the problem itself holds them all.
-    assert "one of 63 valid values: `triage vocabulary`" in message
+    # The ids are counted and pointed to, not listed; the problem itself holds them all.
+    count = len(durable.rulebook.indicators)
+    assert count > 30
+    assert f"one of {count} valid values: `triage vocabulary`" in message
     assert "physical_abuse" not in message
 
 
