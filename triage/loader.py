@@ -228,7 +228,9 @@ def _key_problem(
             file=str(file),
             line=line,
         )
-    if key.tag != _STR_TAG:
+    # Top-level keys must be text (they name the sections); deeper, a mapping may be keyed by
+    # numbers (report.yaml's levels: {1: ...}) and pydantic checks the key type.
+    if key.tag != _STR_TAG and not path:
         return Problem(
             field_path((*path, where)),
             "is a key that YAML reads as a number, true/false or null; quote it or rename it",
