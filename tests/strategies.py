@@ -17,6 +17,7 @@ INDICATORS = tuple(sorted(KENT.indicator_by_id))
 SERVICES = tuple(sorted(KENT.service_by_id))
 SOURCES = tuple(sorted({*SOURCE_ALIASES, *(s.value for s in SOURCE_ALIASES.values())}))
 
+UNBORN_FLAGS = frozenset({ChildFlag.DISABILITY, ChildFlag.SEND, ChildFlag.YOUNG_CARER})
 received_dates = st.dates(min_value=date(2018, 10, 1), max_value=date(2030, 12, 31))
 
 
@@ -32,18 +33,21 @@ concerns: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
 @st.composite
 def children(draw: st.DrawFn, received: date, index: int) -> dict[str, Any]:
     child: dict[str, Any] = {"child_id": f"C-{index}"}
-    if draw(st.integers(0, 9)) == 0:
+    unborn = draw(st.integers(0, 9)) == 0
+    # How far back a previous referral may go: a pre-birth referral is at most ~9 months early.
+    history = 800
+    if unborn:
         child["expected_date_of_birth"] = (
             received + timedelta(days=draw(st.integers(1, 270)))
         ).isoformat()
     else:
-        child["date_of_birth"] = (
-            received - timedelta(days=draw(st.integers(0, 19 * 366)))
-        ).isoformat()
+        age_days = draw(st.integers(0, 19 * 366))
+        history = min(history, age_days + 270)
+        child["date_of_birth"] = (received - timedelta(days=age_days)).isoformat()
     if draw(st.booleans()):
-        child["flags"] = draw(
-            st.lists(st.sampled_from([f.value for f in ChildFlag]), max_size=2, unique=True)
-        )
+        # An unborn child is never looked after, a care leaver or an asylum seeker.
+        allowed = [f.value for f in ChildFlag if not unborn or f in UNBORN_FLAGS]
+        child["flags"] = draw(st.lists(st.sampled_from(allowed), max_size=2, unique=True))
     if draw(st.integers(0, 3)) == 0:
         involvement: dict[str, Any] = {"service": draw(st.sampled_from(SERVICES))}
         if draw(st.booleans()):
@@ -52,7 +56,7 @@ def children(draw: st.DrawFn, received: date, index: int) -> dict[str, Any]:
     if draw(st.integers(0, 3)) == 0:
         child["previous_referrals"] = [
             (received - timedelta(days=d)).isoformat()
-            for d in draw(st.lists(st.integers(0, 800), max_size=3))
+            for d in draw(st.lists(st.integers(0, history), max_size=3))
         ]
     return child
 
@@ -229,3 +233,69 @@ naive_times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(20
 aware_times = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.timezones()
 )
+
+
+# --- Bad referrals with planted personal data -------------------------------------------------
+
+# Synthetic names and text: every name has a space and every text punctuation, so neither is
+# shaped like a code (which an error may echo); dates avoid the examples messages quote.
+PLANTED_NAMES = ("Zorya Pellingham", "Odile Fenwright", "Kasimir Thornbury", "Ines Waverley-Cole")
+PLANTED_TEXTS = (
+    "Zorya told the teacher, on the stairs, that her uncle hits her",
+    "neighbour reports shouting at flat 12, Marsh Lane, most nights",
+)
+planted_dates = st.dates(min_value=date(2001, 1, 1), max_value=date(2025, 12, 31)).filter(
+    lambda day: day not in {date(2019, 5, 1), date(2026, 3, 2)}
+)
+CODE_FIELD_PATHS = (
+    ("consent",),
+    ("source",),
+    ("notification",),
+    ("immediate_danger",),
+    ("children", 0, "flags"),
+    ("concerns", 0, "indicator"),
+    ("concerns", 0, "about"),
+    ("children", 0, "open_involvement", "service"),
+    ("children", 0, "open_involvement", "level"),
+)
+UNKNOWN_KEY_PLACES = ((), ("children", 0), ("concerns", 0), ("children", 0, "open_involvement"))
+
+
+@st.composite
+def referrals_with_planted_data(draw: st.DrawFn) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A referral made invalid in one to four ways, each carrying a planted name, date of birth
+    or free text; returns it with the planted strings that must never appear in an error."""
+    referral = draw(referrals(max_concerns=3))
+    referral["concerns"] = referral["concerns"] or [{"indicator": "neglect", "about": "child"}]
+    child = referral["children"][0]
+    child.setdefault("open_involvement", {"service": "intensive_early_help"})
+    name, text, born = (
+        draw(st.sampled_from(PLANTED_NAMES)),
+        draw(st.sampled_from(PLANTED_TEXTS)),
+        draw(planted_dates).isoformat(),
+    )
+    child.pop("expected_date_of_birth", None)
+    child["date_of_birth"] = born
+    referral["detail"] = text
+    planted = (name, text, born)
+    pii = st.sampled_from(
+        [name, text, born, f"{name}, born {born}", f"mother {name} {born}", text * 2000]
+    )
+    for _ in range(draw(st.integers(1, 4))):
+        if draw(st.booleans()):
+            *parents, last = draw(st.sampled_from(CODE_FIELD_PATHS))
+            target: Any = referral
+            for part in parents:
+                target = target[part]
+            value = draw(pii)
+            target[last] = [value] if last == "flags" else value
+        else:
+            place = draw(st.sampled_from(UNKNOWN_KEY_PLACES))
+            target = referral
+            for part in place:
+                target = target[part]
+            key = draw(st.sampled_from(["consent", "source", "level", "about", "note", "name"]))
+            target[key if key not in target else f"{key}_extra"] = draw(pii)
+    if draw(st.integers(0, 4)) == 0:  # many problems at once
+        referral["concerns"] = referral["concerns"] * draw(st.integers(50, 300))
+    return referral, planted

@@ -575,7 +575,7 @@ def test_without_verbose_nothing_is_logged() -> None:
         (("lint", "no-such-rulebook"), "rulebook_not_found"),
         (("vocabulary", "--rules", "no-such-rulebook"), "rulebook_not_found"),
         (("explain", "-"), "input_not_json"),
-        (("journey", "-"), "referral_invalid"),
+        (("journey", "-"), "input_not_json"),
         (("scenarios", "triage/audit"), "scenario_invalid"),
     ],
 )

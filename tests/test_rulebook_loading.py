@@ -509,3 +509,157 @@ def test_an_unknown_bundled_rulebook_is_rulebook_not_found() -> None:
         bundled_rules_dir("atlantis")
     assert caught.value.code == "rulebook_not_found"
     assert "atlantis" in caught.value.message
+
+
+# ------------------------------------------------------------- hostile YAML (review D3, D14, D15)
+
+LEVEL_4_THEN = "    when: {concerns: {level: 4}}\n    then: {level: 4}\n"
+
+
+def _extra_file(edited_rules: EditRules, text: str, name: str = "zz.yaml") -> Path:
+    directory = edited_rules()
+    (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
+def test_a_duplicate_key_in_a_rule_is_refused_with_file_line_and_key(
+    edited_rules: EditRules,
+) -> None:
+    """Review D3: `then: {level: 4, level: 1}` silently gave level 1 to physical abuse."""
+    edited = edited_rules(
+        ("rules.yaml", LEVEL_4_THEN, LEVEL_4_THEN.replace("{level: 4}\n", "{level: 4, level: 1}\n"))
+    )
+    problem = _single_problem(edited)
+    path = edited / "rules.yaml"
+    assert problem.file == str(path)
+    assert problem.line == _line_of(path, "    then: {level: 4, level: 1}")
+    assert problem.location.endswith(".then.level")
+    assert "given twice" in problem.message
+
+
+def test_a_repeated_priority_line_is_refused(edited_rules: EditRules) -> None:
+    edited = edited_rules(
+        ("rules.yaml", "    priority: 90\n", "    priority: 90\n    priority: 1\n")
+    )
+    problem = _single_problem(edited)
+    assert problem.line == _line_of(edited / "rules.yaml", "    priority: 1")
+    assert problem.location.endswith("priority")
+    assert f"first at line {problem.line - 1}" in problem.message
+
+
+def test_a_second_top_level_rules_key_is_refused(edited_rules: EditRules) -> None:
+    problem = _single_problem(_extra_file(edited_rules, "rules: []\nrules: []\n"))
+    assert (problem.location, problem.line) == ("rules", 2)
+
+
+@pytest.mark.parametrize("key", ["1", "true", "null", "~", "1.5"])
+def test_a_key_yaml_reads_as_no_text_is_refused(key: str, edited_rules: EditRules) -> None:
+    """Review D14: top-level keys 1:, true:, null: raised StopIteration."""
+    problem = _single_problem(_extra_file(edited_rules, f"rules: []\n{key}: x\n"))
+    assert problem.line == 2
+    assert "quote it" in problem.message
+
+
+def test_a_merge_key_is_refused(edited_rules: EditRules) -> None:
+    problem = _single_problem(_extra_file(edited_rules, "base: &b {rules: []}\n<<: *b\n"))
+    assert (problem.line, problem.location) == (2, "<<")
+    assert "merge key" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("    effective_from: 2018-10-01\n", "    effective_from: 2018-02-30\n", "is a date"),
+        ("    effective_from: 2018-10-01\n", "    effective_from: 2018-13-01\n", "is a date"),
+        ("    priority: 90\n", "    priority: " + "9" * 5000 + "\n", "too many digits"),
+    ],
+)
+def test_a_value_pyyaml_cannot_construct_is_refused_with_its_line(
+    old: str, new: str, says: str, edited_rules: EditRules
+) -> None:
+    """Review D14: these raised ValueError from PyYAML's constructors, a traceback."""
+    edited = edited_rules(("rules.yaml", old, new))
+    problem = _single_problem(edited)
+    assert problem.file == str(edited / "rules.yaml")
+    assert problem.line == _line_of(edited / "rules.yaml", new.rstrip("\n"))
+    assert says in problem.message
+
+
+def _laughs(levels: int) -> str:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, levels):
+        prev, name = chr(96 + i), chr(97 + i)
+        lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 10)}]")
+    return "\n".join(f"  {line}" for line in ["laughs:", *lines])[2:] + "\n"
+
+
+@pytest.mark.parametrize("levels", [6, 9])
+def test_a_billion_laughs_file_is_refused_in_seconds(levels: int, edited_rules: EditRules) -> None:
+    """Review D15: 487 bytes of nested aliases took 41 s and 2 GB; 10^9 leaves never ended."""
+    import time
+
+    directory = _extra_file(edited_rules, _laughs(levels).replace("laughs:", "rules_x:"))
+    started = time.monotonic()
+    problem = _single_problem(directory)
+    assert time.monotonic() - started < 10
+    assert "aliases expand to more than 100,000 nodes" in problem.message
+
+
+def test_an_alias_that_holds_itself_is_refused(edited_rules: EditRules) -> None:
+    problem = _single_problem(_extra_file(edited_rules, "rules: &r [*r]\n"))
+    assert "alias refers to itself" in problem.message
+
+
+def test_a_fifo_named_yaml_is_refused_without_blocking(edited_rules: EditRules) -> None:
+    """Review D15: a FIFO named zz.yaml blocked the load for ever."""
+    import os
+
+    directory = edited_rules()
+    os.mkfifo(directory / "zz.yaml")
+    problem = _single_problem(directory)
+    assert "not a regular file" in problem.message
+
+
+def test_a_link_to_dev_zero_is_refused(edited_rules: EditRules) -> None:
+    """Review D14: a symlink to /dev/zero read until MemoryError at 3.8 GB."""
+    directory = edited_rules()
+    (directory / "zz.yaml").symlink_to("/dev/zero")
+    assert "not a regular file" in _single_problem(directory).message
+
+
+def test_a_link_to_a_regular_file_is_read(edited_rules: EditRules, tmp_path: Path) -> None:
+    directory = edited_rules()
+    target = tmp_path / "elsewhere.yaml"
+    (directory / "rulebook.yaml").rename(target)
+    (directory / "rulebook.yaml").symlink_to(target)
+    assert load_rulebook(directory).id == "kent"
+
+
+def test_a_file_over_the_size_bound_is_refused(edited_rules: EditRules) -> None:
+    from triage.loader import MAX_FILE_BYTES
+
+    text = "# " + "x" * MAX_FILE_BYTES + "\n"
+    problem = _single_problem(_extra_file(edited_rules, text))
+    assert "larger than 16 MiB" in problem.message
+
+
+def test_the_duplicate_id_check_is_linear() -> None:
+    """Review D15: 40,000 indicators took 19 s; the repeated-id check scanned the list before
+    each id, so 30 times the ids took 900 times as long. Now about 30 times (the best of three
+    runs, against a bound of 8 times per id that a quadratic check misses by far)."""
+    import time
+
+    from triage.rulebook import Rulebook
+
+    kent = load_rulebook()
+    per_id = []
+    for count in (1_000, 30_000):
+        extra = [kent.indicators[0].model_copy(update={"id": f"extra_{i}"}) for i in range(count)]
+        big = Rulebook.model_construct(**{**dict(kent), "indicators": (*kent.indicators, *extra)})
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            big.problems()
+            runs.append(time.perf_counter() - started)
+        per_id.append(min(runs) / count)
+    assert per_id[1] < 8 * per_id[0]

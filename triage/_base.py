@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -33,20 +34,33 @@ def trusted(model: type[M], values: dict[str, Any]) -> M:
     return instance
 
 
+# pydantic's lax mode reads a number as a Unix timestamp: 20190501 would become 1970-08-23, and
+# so would the string "20190501" ("1772443800" a time in 2026). Only text that starts as an ISO
+# 8601 date (YYYY-MM-DD) goes on to pydantic's parser.
+_ISO_DATE_START = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+
+
 def _iso_text_or_date(value: Any) -> Any:
-    # pydantic's lax mode reads an integer as a Unix timestamp: 20190501 would become 1970-08-23.
-    if isinstance(value, str | date):
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE_START.match(value)):
         return value
     raise ValueError("expected an ISO 8601 date string such as 2019-05-01")
 
 
 def _iso_text_or_datetime(value: Any) -> Any:
-    if isinstance(value, str | datetime):
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE_START.match(value)):
         return value
     raise ValueError(
         "expected an ISO 8601 date-time with a UTC offset such as 2026-03-02T09:30:00+00:00"
     )
 
 
+def _whole_number(value: Any) -> Any:
+    # Lax validation reads true as 1 and 4.0 as 4: a level must be written as the number.
+    if type(value) is int:
+        return value
+    raise ValueError("expected a level written as a whole number: 1, 2, 3 or 4")
+
+
+StrictLevel = Annotated[Level, BeforeValidator(_whole_number)]
 IsoDate = Annotated[date, BeforeValidator(_iso_text_or_date)]
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text_or_datetime)]

@@ -35,7 +35,12 @@ from triage.audit.verify import report_json, verify_log
 from triage.decision import Decision
 from triage.demo import run_demo
 from triage.engine import ENGINES, EngineName, FrontDoor
-from triage.errors import InputNotJson, ReferralInvalid, TriageError, UsageError, error_json
+from triage.errors import (
+    InputError,
+    TriageError,
+    UsageError,
+    error_json,
+)
 from triage.journey import Journeys, TransitionDecision, decide_child
 from triage.lint import lint_rulebook
 from triage.loader import bundled_rules_dir, load_rulebook
@@ -223,12 +228,9 @@ def _as_date(value: Any) -> date | None:
     return None if value is None else value.date()
 
 
-def _name(stream: IO[str]) -> str:
-    return (
-        "standard input"
-        if stream is sys.stdin or getattr(stream, "name", "") == "<stdin>"
-        else str(stream.name)
-    )
+def _name(stream: IO[Any]) -> str:
+    name = getattr(stream, "name", None)  # an in-memory stdin (CliRunner) has none
+    return "standard input" if name is None or name == "<stdin>" else str(name)
 
 
 @click.group(
@@ -250,7 +252,8 @@ def cli(verbose: bool) -> None:
     _configure_logging(verbose)
 
 
-def _lines(stream: IO[str]) -> Iterator[tuple[int, str]]:
+def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    # Bytes, decoded line by line by the library: a line that is not UTF-8 is that line's error.
     for number, line in enumerate(stream, start=1):
         if line.strip():
             yield number, line
@@ -284,13 +287,13 @@ def _open_log(target: str | None, witness: str | None = None) -> DecisionLog | N
 
 
 @cli.command()
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @click.option("--batch", is_flag=True, help="FILE is JSON Lines: one referral per line.")
 @click.option("--log", "log_target", metavar="TARGET", default=None, help=LOG_HELP)
 @_witness_option
 @_engine_options
 def route(
-    file: IO[str],
+    file: IO[bytes],
     batch: bool,
     log_target: str | None,
     witness: str | None,
@@ -300,9 +303,9 @@ def route(
 ) -> None:
     """Route the referral in FILE (- for standard input); print one decision per child (JSON Lines).
 
-    With --batch, a line that cannot be used is reported on stderr with its line number, the
-    other lines are still routed (and logged, in batches of 500 per transaction), and the exit
-    status is 2.
+    FILE is UTF-8 JSON without a byte order mark. With --batch, a line that cannot be used is
+    reported on stderr with its line number, the other lines are still routed (and logged, in
+    batches of 500 per transaction), and the exit status is 2.
     """
     door = _door(rules_dir, engine)
     on = _as_date(as_of)
@@ -327,44 +330,51 @@ def route(
 
 
 def _route_lines(
-    door: FrontDoor, log: DecisionLog | None, file: IO[str], where: str, on: date | None
+    door: FrontDoor, log: DecisionLog | None, file: IO[bytes], where: str, on: date | None
 ) -> int:
     failed = 0
     referrals: list[Referral] = []
     decided: list[tuple[Decision, ...]] = []
 
     def flush() -> None:
-        if log is not None and referrals:
-            log.record(door, referrals, decided, as_of=on)
-        for decisions in decided:
-            for decision in decisions:
-                click.echo(decision.model_dump_json())
+        # Taken off the lists first: a batch whose write failed is never written again by the
+        # flush in `finally` (nor printed: only what was logged is printed).
+        batch, outcomes = referrals[:], decided[:]
         referrals.clear()
         decided.clear()
+        if log is not None and batch:
+            log.record(door, batch, outcomes, as_of=on)
+        for decisions in outcomes:
+            for decision in decisions:
+                click.echo(decision.model_dump_json())
 
-    for number, line in _lines(file):
-        try:
-            referral = door.validate(line)
-        except (InputNotJson, ReferralInvalid) as error:
-            failed += 1
-            click.echo(f"error [{error.code}] {where} line {number}: {error.message}", err=True)
-            continue
-        referrals.append(referral)
-        decided.append(door.route(referral, as_of=on))
-        if len(referrals) >= BATCH_SIZE:
-            flush()
-    flush()
+    try:
+        for number, line in _lines(file):
+            try:
+                referral = door.validate(line)
+            except InputError as error:
+                failed += 1
+                click.echo(f"error [{error.code}] {where} line {number}: {error.message}", err=True)
+                continue
+            decisions = door.route(referral, as_of=on)
+            referrals.append(referral)  # both lists or neither: a flush pairs them up
+            decided.append(decisions)
+            if len(referrals) >= BATCH_SIZE:
+                flush()
+    finally:
+        # Even when something unforeseen stops the run, what was routed is logged and printed.
+        flush()
     return failed
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.File("r", encoding="utf-8"))
+@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
 @click.option(
     "--json", "as_json", is_flag=True, help="Print JSON: each decision with its explanation."
 )
 @_engine_options
 def explain(
-    files: tuple[IO[str], ...],
+    files: tuple[IO[bytes], ...],
     as_json: bool,
     rules_dir: Path | None,
     engine: EngineName | None,
@@ -562,13 +572,13 @@ def show(log_target: str, which: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @click.option("--batch", is_flag=True, help="FILE is JSON Lines: one journey event per line.")
 @click.option("--log", "log_target", metavar="TARGET", default=None, help=LOG_HELP)
 @_witness_option
 @_engine_options
 def journey(
-    file: IO[str],
+    file: IO[bytes],
     batch: bool,
     log_target: str | None,
     witness: str | None,
@@ -862,7 +872,7 @@ def _replay_with_progress(
 @click.option(
     "--journey",
     "journey_file",
-    type=click.File("r", encoding="utf-8"),
+    type=click.File("rb"),
     default=None,
     help="Draw one child's journey: FILE holds journey events (JSON Lines), decided as "
     "`triage journey --batch` decides them; give the child with --child.",
@@ -876,7 +886,7 @@ def graph(
     view: str | None,
     node: str | None,
     highlight: str,
-    journey_file: IO[str] | None,
+    journey_file: IO[bytes] | None,
     child: str | None,
     rules_dir: Path | None,
 ) -> None:

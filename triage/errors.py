@@ -24,6 +24,7 @@ when it could be personal data (a date of birth, an identifier, free text).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -43,6 +44,15 @@ ErrorCode = Literal[
 ]
 
 
+LISTED_MAX = 30
+"""Valid values listed in full up to this many; a longer vocabulary is named by its size."""
+PROBLEMS_LISTED = 50
+"""Problems listed in an error's message; `problems` keeps them all."""
+PROBLEM_MAX = 4096
+"""The longest one problem's text can be, in characters."""
+_VALUE_MAX = 60
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong with an input, located by a field path such as `children[0].consent`."""
@@ -55,6 +65,7 @@ class Problem:
     line: int | None = None
     rule_id: str | None = None
     subject: str | None = None  # what the problem is about, e.g. `node front_door`, `edge a -> b`
+    see: str | None = None  # where a long list of valid values is shown, e.g. `triage vocabulary`
 
     def __str__(self) -> str:
         where = self.location or "(top level)"
@@ -67,10 +78,18 @@ class Problem:
             where = f"{where} ({self.subject})"
         text = f"{where}: {self.message}"
         if self.value is not None:
-            text += f" (got {self.value!r})"
-        if self.valid:
-            text += f"; valid values: {', '.join(self.valid)}"
-        return text
+            shown = self.value if len(self.value) <= _VALUE_MAX else self.value[:_VALUE_MAX] + "..."
+            text += f" (got {shown!r})"
+        if len(self.valid) <= LISTED_MAX:
+            text += f"; valid values: {', '.join(self.valid)}" if self.valid else ""
+        else:
+            # A long vocabulary is named once, by its size, with the nearest few ids: listing
+            # all 63 indicators in each of 10^5 problems made 164 MB of stderr (review D8).
+            near = difflib.get_close_matches(self.value, self.valid, n=3) if self.value else []
+            see = f": {self.see}" if self.see else ""
+            count = f"one of {len(self.valid)} valid values{see}"
+            text += f"; did you mean {' or '.join(near)}? ({count})" if near else f"; {count}"
+        return text if len(text) <= PROBLEM_MAX else text[: PROBLEM_MAX - 3] + "..."
 
 
 class TriageError(Exception):
@@ -117,12 +136,13 @@ class InputError(TriageError):
 class InputNotJson(InputError):
     code: ErrorCode = "input_not_json"
 
-    def __init__(self, where: str, line: int, column: int, reason: str) -> None:
+    def __init__(self, where: str, line: int | None, column: int | None, reason: str) -> None:
         self.where = where
         self.line = line
         self.column = column
+        at = "" if line is None else f" at line {line}, column {column}"
         super().__init__(
-            f"{where} is not valid JSON at line {line}, column {column}: {reason}. "
+            f"{where} is not valid JSON{at}: {reason}. "
             "Send one JSON object (or JSON Lines with --batch)."
         )
 
@@ -134,7 +154,10 @@ class _ProblemsError(TriageError):
         self.problems = tuple(problems)
         head = self.summary.format(n=len(self.problems), s="" if len(self.problems) == 1 else "s")
         head = f"{subject or 'the input'} {head}"
-        super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+        lines = [head, *(f"  - {p}" for p in self.problems[:PROBLEMS_LISTED])]
+        if len(self.problems) > PROBLEMS_LISTED:
+            lines.append(f"  - and {len(self.problems) - PROBLEMS_LISTED} more")
+        super().__init__("\n".join(lines))
 
 
 class ReferralInvalid(InputError, _ProblemsError):

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from triage._base import IsoDate, IsoDateTime, Level, Model
+from triage._input import load_json
 from triage._logging import get_logger
 from triage.conditions import All, EventKind, ReviewFinding, ServiceIs
 from triage.decision import LIBRARY_VERSION, IdKey, RulebookRef
@@ -180,12 +181,10 @@ class Journeys:
         if isinstance(data, JourneyEvent):
             event = data
         else:
+            # The same strict reader as referrals: repeated keys, NaN, BOMs refused.
+            raw = load_json(data, "the journey event") if isinstance(data, str | bytes) else data
             try:
-                event = (
-                    JourneyEvent.model_validate_json(data)
-                    if isinstance(data, str | bytes)
-                    else JourneyEvent.model_validate(data)
-                )
+                event = JourneyEvent.model_validate(raw)
             except ValidationError as error:
                 raise ReferralInvalid(parse_problems(error), "the journey event") from None
         nodes = tuple(sorted(node.id for node in self.pathway.nodes))

@@ -8,19 +8,60 @@ unless `child_ids` names some of them. Free-text `detail` may be carried, but no
 
 from __future__ import annotations
 
-import difflib
-import json
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
-from triage._base import IsoDate, IsoDateTime, Level, Model
-from triage.errors import InputNotJson, Problem, ReferralInvalid
+from triage._base import IsoDate, IsoDateTime, Model, StrictLevel
+from triage._input import field_path as field_path  # imported from here by the loaders
+from triage._input import load_json, shown_code
+from triage.errors import Problem, ReferralInvalid
 
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+# Characters an identifier may not hold: controls and format characters (NUL, \x1f, ZWSP,
+# RLM, RLO, BOM, ...), surrogates, and line or paragraph separators. Ids made of them look
+# empty or the same as another id on every screen, and \x1f is the separator of decision ids.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _visible_id(value: str) -> str:
+    if not value.isprintable() and any(unicodedata.category(c) in _INVISIBLE for c in value):
+        raise ValueError(
+            "holds a control or invisible character (such as NUL, a zero-width space or a "
+            "direction mark); send the id as plain text"
+        )
+    return value
+
+
+def _no_surrogate(value: str | None) -> str | None:
+    if value is not None and not value.isascii() and any("\ud800" <= c <= "\udfff" for c in value):
+        raise ValueError("holds a lone surrogate, which is not a character")
+    return value
+
+
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, strip_whitespace=True),
+    AfterValidator(_visible_id),
+]
+
+OLDEST_AGE = 25
+"""The oldest age, in whole years at receipt, of a child or young adult a referral may be about:
+the bound the rulebook puts on `age` conditions (care leavers are supported up to 25)."""
+FIRST_YEAR, LAST_YEAR = 1900, 9998
+"""The years `received_at` may fall in."""
+PRE_BIRTH_DAYS = 305
+"""About ten months: how far ahead of receipt an expected date of birth may be, and how long
+before a birth a pre-birth referral or involvement may have started."""
 
 
 class CensusSource(StrEnum):
@@ -100,7 +141,8 @@ class OpenInvolvement(Model):
     service: Identifier = Field(
         description="A service id of the rulebook, e.g. intensive_early_help."
     )
-    level: Level | None = Field(
+    # Strict: true and 4.0 are not levels (lax validation read them as 1 and 4).
+    level: StrictLevel | None = Field(
         default=None, description="The service's level; defaults to the rulebook's level for it."
     )
     since: IsoDate | None = None
@@ -141,7 +183,7 @@ class Referral(Model):
     concerns: tuple[Concern, ...] = ()
     consent: Consent
     immediate_danger: bool = Field(strict=True)
-    detail: str | None = Field(
+    detail: Annotated[str | None, AfterValidator(_no_surrogate)] = Field(
         default=None, description="Free text. Carried, never read by a rule."
     )
 
@@ -169,17 +211,6 @@ _CODE_FIELDS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-def field_path(loc: Iterable[int | str]) -> str:
-    """`('children', 0, 'consent')` -> `children[0].consent`."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
-
-
 def parse_problems(error: ValidationError) -> list[Problem]:
     """pydantic's errors as Problems: field path, message, the value only when it is a code."""
     problems = []
@@ -191,25 +222,102 @@ def parse_problems(error: ValidationError) -> list[Problem]:
             d[: len(loc)] == loc and len(d) >= len(loc) for d in deeper
         ):
             continue  # a list emptied by its own failed items: the items' errors say it all
+        if item["type"] == "extra_forbidden":
+            # The key is named (cut); its value never is: it is whatever was sent, often text.
+            problems.append(Problem(field_path(loc), "is not a field of this form"))
+            continue
         names = [part for part in loc if isinstance(part, str)]
         field = names[-1] if names else ""
         valid = _CODE_FIELDS.get(field, ())
-        value = item.get("input")
-        shown = (
-            value
-            if valid and isinstance(value, str | int | bool) and item["type"] != "missing"
-            else None
-        )
+        shown = shown_code(item.get("input")) if valid and item["type"] != "missing" else None
         message = item["msg"].removeprefix("Value error, ")
         if valid:
             # pydantic's enum message lists the values too; ours lists them once, at the end.
             message = "not one of the valid values" if item["type"] == "enum" else message
         problems.append(
+            Problem(location=field_path(loc), message=message, value=shown, valid=valid)
+        )
+    return problems
+
+
+def _age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+_NOT_BEFORE_BIRTH = frozenset({ChildFlag.CARE_LEAVER, ChildFlag.LOOKED_AFTER, ChildFlag.UASC})
+
+
+def _child_problems(index: int, child: Child, received: date) -> list[Problem]:
+    problems: list[Problem] = []
+    at = f"children[{index}]"
+    born, expected = child.date_of_birth, child.expected_date_of_birth
+    if (born is None) == (expected is None):
+        problems.append(
             Problem(
-                location=field_path(loc),
-                message=message,
-                value=None if shown is None else str(shown),
-                valid=valid,
+                at,
+                "give exactly one of date_of_birth or, for an unborn child, expected_date_of_birth",
+            )
+        )
+    if born is not None and born > received:
+        problems.append(
+            Problem(
+                f"{at}.date_of_birth",
+                "is after the referral was received; "
+                "use expected_date_of_birth for an unborn child",
+            )
+        )
+    elif born is not None and _age(born, received) > OLDEST_AGE:
+        problems.append(
+            Problem(
+                f"{at}.date_of_birth",
+                f"makes the child older than {OLDEST_AGE} when the referral was received; "
+                f"the rulebook's ages end at {OLDEST_AGE}",
+            )
+        )
+    # Differences of dates, never date +- timedelta: that overflows near year 1 and 9999.
+    if expected is not None and (received - expected).days > 31:
+        problems.append(
+            Problem(
+                f"{at}.expected_date_of_birth",
+                "is more than a month before the referral was received; "
+                "a born child needs date_of_birth",
+            )
+        )
+    if expected is not None and (expected - received).days > PRE_BIRTH_DAYS:
+        problems.append(
+            Problem(
+                f"{at}.expected_date_of_birth",
+                "is more than about ten months after the referral was received",
+            )
+        )
+    if expected is not None and born is None:
+        problems.extend(
+            Problem(f"{at}.flags[{j}]", f"{flag.value} cannot apply to an unborn child")
+            for j, flag in enumerate(child.flags)
+            if flag in _NOT_BEFORE_BIRTH
+        )
+    for j, earlier in enumerate(child.previous_referrals):
+        if earlier > received:
+            problems.append(
+                Problem(f"{at}.previous_referrals[{j}]", "is after this referral was received")
+            )
+        elif born is not None and (born - earlier).days > PRE_BIRTH_DAYS:
+            problems.append(
+                Problem(
+                    f"{at}.previous_referrals[{j}]",
+                    f"is more than {PRE_BIRTH_DAYS} days before the date of birth",
+                )
+            )
+    since = None if child.open_involvement is None else child.open_involvement.since
+    if since is not None and since > received:
+        problems.append(
+            Problem(f"{at}.open_involvement.since", "is after the referral was received")
+        )
+    elif since is not None and born is not None and (born - since).days > PRE_BIRTH_DAYS:
+        problems.append(
+            Problem(
+                f"{at}.open_involvement.since",
+                f"is more than {PRE_BIRTH_DAYS} days before the date of birth",
             )
         )
     return problems
@@ -218,43 +326,14 @@ def parse_problems(error: ValidationError) -> list[Problem]:
 def _structural_problems(referral: Referral) -> list[Problem]:
     problems: list[Problem] = []
     received = referral.received_on
-    earliest_expected = received - timedelta(days=31)
+    if not FIRST_YEAR <= received.year <= LAST_YEAR:
+        # Outside these years the 12-month and due-date arithmetic would leave the calendar.
+        problems.append(Problem("received_at", f"must be in the years {FIRST_YEAR} to {LAST_YEAR}"))
+        return problems
     ids = [child.child_id for child in referral.children]
     repeats = len(set(ids)) != len(ids)
     for index, child in enumerate(referral.children):
-        born, expected = child.date_of_birth, child.expected_date_of_birth
-        if (born is None) == (expected is None):
-            problems.append(
-                Problem(
-                    f"children[{index}]",
-                    "give exactly one of date_of_birth or, for an unborn child, "
-                    "expected_date_of_birth",
-                )
-            )
-        if born is not None and born > received:
-            problems.append(
-                Problem(
-                    f"children[{index}].date_of_birth",
-                    "is after the referral was received; "
-                    "use expected_date_of_birth for an unborn child",
-                )
-            )
-        if expected is not None and expected < earliest_expected:
-            problems.append(
-                Problem(
-                    f"children[{index}].expected_date_of_birth",
-                    "is more than a month before the referral was received; "
-                    "a born child needs date_of_birth",
-                )
-            )
-        for j, earlier in enumerate(child.previous_referrals):
-            if earlier > received:
-                problems.append(
-                    Problem(
-                        f"children[{index}].previous_referrals[{j}]",
-                        "is after this referral was received",
-                    )
-                )
+        problems += _child_problems(index, child, received)
         if repeats and ids.count(child.child_id) > 1 and ids.index(child.child_id) != index:
             problems.append(
                 Problem(
@@ -278,26 +357,31 @@ def _vocabulary_problems_of(
 ) -> list[Problem]:
     """Codes outside the rulebook's vocabulary, given as (position, code) pairs."""
     problems: list[Problem] = []
+    # One sorted tuple shared by every problem; the nearest ids are found only for the problems
+    # a message shows (Problem.__str__), not for each of 10^5 (16 s in review D8).
+    valid_indicators: tuple[str, ...] | None = None
     for index, code in concern_codes:
         if isinstance(code, str) and code not in indicators:
-            near = difflib.get_close_matches(code, indicators, n=3)
-            hint = f"; did you mean {' or '.join(near)}?" if near else ""
+            valid_indicators = valid_indicators or tuple(sorted(indicators))
             problems.append(
                 Problem(
                     f"concerns[{index}].indicator",
-                    f"is not an indicator of the rulebook{hint}",
-                    value=code,
-                    valid=tuple(sorted(indicators)),
+                    "is not an indicator of the rulebook",
+                    value=shown_code(code),
+                    valid=valid_indicators,
+                    see="`triage vocabulary`",
                 )
             )
+    valid_services: tuple[str, ...] | None = None
     for index, code in service_codes:
         if isinstance(code, str) and code not in services:
+            valid_services = valid_services or tuple(sorted(services))
             problems.append(
                 Problem(
                     f"children[{index}].open_involvement.service",
                     "is not a service of the rulebook",
-                    value=code,
-                    valid=tuple(sorted(services)),
+                    value=shown_code(code),
+                    valid=valid_services,
                 )
             )
     return problems
@@ -353,19 +437,19 @@ def parse_referral(
     """Validate one referral given as JSON text or as a mapping.
 
     With `indicators` and `services` (a rulebook's ids), codes outside them are problems too.
-    Raises `InputNotJson` or `ReferralInvalid` (listing every problem); never a bare pydantic
-    error, whose text would carry the input values.
+    Text is UTF-8 (bytes or `str`) with no byte order mark; a key repeated in one object is a
+    problem. Raises `InputNotJson` or `ReferralInvalid` (listing every problem); never a bare
+    pydantic error, whose text would carry the input values, nor a parser's own exception.
     """
-    if isinstance(data, str | bytes):
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as error:
-            raise InputNotJson(where, error.lineno, error.colno, error.msg) from None
+    if isinstance(data, str | bytes | bytearray | memoryview):
+        data = load_json(bytes(data) if isinstance(data, bytearray | memoryview) else data, where)
     if not isinstance(data, dict | Mapping):
         raise ReferralInvalid([Problem("", "a referral must be a JSON object")], where)
     known_services = services or ()
     try:
         referral = Referral.model_validate(data)
+    except RecursionError:  # a mapping from Python nested past the interpreter's limit
+        raise ReferralInvalid([Problem("", "nests too deeply")], where) from None
     except ValidationError as error:
         vocabulary = (
             [] if indicators is None else _raw_vocabulary_problems(data, indicators, known_services)

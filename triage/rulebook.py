@@ -366,9 +366,11 @@ class Rulebook(Model):
             ("services", [item.id for item in self.services]),
             ("rules", [item.id for item in self.rules]),
         ):
+            earlier: set[str] = set()  # a set: a scan of the list before each id was quadratic
             for index, item_id in enumerate(ids):
-                if item_id in ids[:index]:
+                if item_id in earlier:
                     found.append(((name, index, "id"), "repeats an earlier id", item_id, ()))
+                earlier.add(item_id)
         route_ids = tuple(sorted(route.id for route in self.routes))
         if MANUAL_REVIEW not in route_ids:
             found.append(

@@ -33,7 +33,10 @@ def add_working_days(start: date, working_days: int) -> date:
     day = start
     remaining = working_days
     while remaining:
-        day += timedelta(days=1)
+        try:
+            day += timedelta(days=1)
+        except OverflowError:  # a clear error, not date arithmetic's own
+            raise ValueError("the due date would fall after 9999-12-31") from None
         if is_working_day(day):
             remaining -= 1
     return day
