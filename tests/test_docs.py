@@ -86,3 +86,27 @@ def test_changelog_names_the_current_rulebook_version() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert "### Rules" in changelog
     assert f"`{rulebook.id}` {rulebook.version}" in changelog
+
+
+def test_the_architecture_table_names_every_module_and_only_modules_that_exist() -> None:
+    """docs/architecture.md's module table and the tree of `triage/` agree: every module is in
+    the table (itself, or its package as `name/`), and every entry names a file or folder."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    entries = {
+        name.strip().strip("`")
+        for line in text.splitlines()
+        if line.startswith("| `")
+        for name in line.split("|")[1].split(",")
+    }
+    package = ROOT / "triage"
+    for entry in entries:
+        assert (package / entry).exists(), f"docs/architecture.md names {entry}, not in triage/"
+    for module in package.rglob("*.py"):
+        relative = module.relative_to(package).as_posix()
+        if relative.endswith("/__init__.py"):
+            continue
+        parts = module.relative_to(package).parts
+        folders = {"/".join(parts[:n]) + "/" for n in range(1, len(parts))}
+        assert relative in entries or folders & entries, (
+            f"triage/{relative} is not in docs/architecture.md's module table"
+        )
