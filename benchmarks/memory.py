@@ -9,8 +9,10 @@ the population itself takes no memory that grows with COUNT.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
+import os
 import resource
 import subprocess
 import sys
@@ -79,8 +81,57 @@ def measure(population: Path, count: int, key: str) -> Line:
     )
 
 
+def what_if(log: Path, against: Path, stream: bool) -> dict[str, Any]:
+    """A what-if of the whole log, one worker: every child kept in the report, or streamed to a
+    row sink (`replay --rows FILE`) and kept nowhere."""
+    from triage.audit.replay import csv_row, replay_log
+
+    with open(os.devnull, "w", encoding="utf-8", newline="") as sink:
+        rows = csv.writer(sink)
+        start = time.perf_counter()
+        report = replay_log(
+            f"sqlite:///{log}",
+            against=against,
+            engine=ENGINE,
+            rows=(lambda outcome: rows.writerow(csv_row(outcome))) if stream else None,
+        )
+    return {
+        "count": report.decisions,
+        "seconds": time.perf_counter() - start,
+        "peak_rss_kb": peak_rss_kb(),
+    }
+
+
+def measure_what_if(log: Path, against: Path, stream: bool, key: str) -> Line:
+    """Run `what_if` in a fresh interpreter; the line's value is its peak RSS in MB."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.memory", "--what-if", str(log), str(against)]
+        + (["--rows"] if stream else []),
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    seconds = float(result["seconds"])
+    how = "children streamed to a row file (--rows)" if stream else "every child kept in the report"
+    return Line(
+        key,
+        f"peak RSS of a what-if, {how} ({ENGINE}, fresh process)",
+        result["count"] / seconds if seconds > 0 else 0.0,
+        "children/s",
+        int(result["count"]),
+        seconds,
+        value=int(result["peak_rss_kb"]) / 1024,
+        value_unit="MB",
+    )
+
+
 def main(argv: list[str]) -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    if argv[0] == "--what-if":
+        print(json.dumps(what_if(Path(argv[1]), Path(argv[2]), "--rows" in argv[3:])))
+        return 0
     print(json.dumps(route_many(Path(argv[0]), int(argv[1]))))
     return 0
 

@@ -79,6 +79,14 @@ def judge(lines: dict[str, Line]) -> None:
     growth = large.value / small.value
     large.target, large.achieved = "<= 1.10 x the smaller run", f"{growth:.2f} x"
     large.met = growth <= 1.10
+    kept, streamed = lines["memory_what_if_kept"], lines["memory_what_if_rows"]
+    assert kept.value is not None
+    assert streamed.value is not None
+    streamed.target = "<= 1.10 x the smaller routing run (flat: no list of children)"
+    streamed.achieved = (
+        f"{streamed.value / small.value:.2f} x; kept: {kept.value / small.value:.2f} x"
+    )
+    streamed.met = streamed.value / small.value <= 1.10
 
 
 def run(options: argparse.Namespace, work: Path) -> tuple[list[Line], dict[str, Any]]:
@@ -117,6 +125,9 @@ def run(options: argparse.Namespace, work: Path) -> tuple[list[Line], dict[str, 
     ):
         say(f"memory after {count:,}")
         found.append(memory.measure(population_file, count, key))
+    for key, stream in (("memory_what_if_kept", False), ("memory_what_if_rows", True)):
+        say(f"memory of a what-if, {'rows streamed' if stream else 'children kept'}")
+        found.append(memory.measure_what_if(log, rules, stream, key))
     extra = {
         "engine_faults_in_log": routing.ENGINE_FAULTS[0],
         "large_log_build_seconds": build_seconds,

@@ -22,6 +22,8 @@ LINES = (
     "g_national_projection",
     "memory_small",
     "memory_large",
+    "memory_what_if_kept",
+    "memory_what_if_rows",
 )
 
 
