@@ -347,6 +347,7 @@ def test_a_top_level_key_that_is_not_a_rulebook_key_is_rejected(edited_rules: Ed
         "routes",
         "services",
         "timescales",
+        "override_reasons",
         "rules",
     }
 

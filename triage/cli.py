@@ -572,6 +572,62 @@ def show(log_target: str, which: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("log_target", metavar="LOG")
+@click.argument("decision_id", metavar="DECISION_ID")
+@click.option("--accept", is_flag=True, help="The manager accepted the recommendation.")
+@click.option("--override", "route", metavar="ROUTE", default=None, help="The route decided.")
+@click.option("--reason", metavar="CODE", default=None, help="A code of override_reasons.")
+@click.option("--level", type=click.IntRange(1, 4), default=None, help="The level decided.")
+@click.option("--note", metavar="TEXT", default=None, help="Free text (logged with --keep-detail).")
+@click.option("--by", "decided_by", metavar="WHO", required=True, help="Who decided.")
+@click.option("--keep-detail", is_flag=True, help="Keep the note in the log.")
+@click.option(
+    "--pathway",
+    "pathway_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Pathway an override is checked against. Default: the bundled Kent pathway.",
+)
+@_witness_option
+def outcome(
+    log_target: str,
+    decision_id: str,
+    accept: bool,
+    route: str | None,
+    reason: str | None,
+    level: int | None,
+    note: str | None,
+    decided_by: str,
+    keep_detail: bool,
+    pathway_file: Path | None,
+    witness: str | None,
+) -> None:
+    """Record the Front Door manager's outcome for a logged decision: --accept, or --override
+    ROUTE --reason CODE [--level N]. DECISION_ID is the case system's decision id (the log's key
+    in $TRIAGE_LOG_KEY finds its pseudonym) or the pseudonym (p-...). Prints the record."""
+    from triage.audit.outcome import parse_outcome
+    from triage.pathway import load_pathway
+
+    if accept == (route is not None):
+        raise UsageError("give exactly one of --accept and --override ROUTE")
+    given = parse_outcome(
+        {
+            "decision_id": decision_id,
+            "outcome": "accepted" if accept else "overridden",
+            "route": route,
+            "level": level,
+            "reason": reason,
+            "note": note,
+            "decided_by": decided_by,
+        }
+    )
+    pathway = load_pathway(pathway_file)
+    with DecisionLog(log_target, witness=witness, keep_detail=keep_detail) as log:
+        record = log.record_outcome(given, pathway=pathway)
+    click.echo(record.model_dump_json())
+
+
+@cli.command()
 @click.argument("file", type=click.File("rb"))
 @click.option("--batch", is_flag=True, help="FILE is JSON Lines: one journey event per line.")
 @click.option("--log", "log_target", metavar="TARGET", default=None, help=LOG_HELP)

@@ -11,6 +11,7 @@ TriageError                 (code: ErrorCode; message built from structured fiel
 ├── PathwayInvalid          a pathway file that fails validation; file, line, node or edge
 ├── ScenarioInvalid         a scenario file that does not fit the scenario format
 ├── MoveRefused             a journey move the pathway does not allow, or forbids outright
+├── OutcomeRefused          a manager's outcome the log cannot take (unknown decision, ...)
 ├── GraphvizMissing         the Graphviz `dot` program is missing or cannot draw (svg, png)
 ├── EngineFault             an evaluator failed; the FrontDoor turns it into manual_review
 ├── LogError                a decision log that cannot be written or read as it stands
@@ -37,6 +38,7 @@ ErrorCode = Literal[
     "pathway_invalid",
     "graphviz_missing",
     "move_refused",
+    "outcome_refused",
     "scenario_invalid",
     "engine_fault",
     "log_unusable",
@@ -239,6 +241,19 @@ class MoveRefused(TriageError):
         self.source, self.target = source, target
         hint = f"; allowed next steps from {source}: {', '.join(allowed)}" if allowed else ""
         super().__init__(f"move {source} -> {target} refused: {why}{hint}")
+
+
+class OutcomeRefused(TriageError):
+    """A Front Door manager's outcome that cannot be recorded: no such decision in the log, a
+    second outcome for one decision, or an override the rulebook does not allow."""
+
+    code: ErrorCode = "outcome_refused"
+
+    def __init__(self, why: str, valid: tuple[str, ...] = ()) -> None:
+        self.why, self.valid = why, valid
+        super().__init__(
+            f"outcome refused: {why}" + (f"; valid values: {', '.join(valid)}" if valid else "")
+        )
 
 
 class ScenarioInvalid(_ProblemsError):

@@ -2,10 +2,10 @@
 
 Every `*.yaml` file directly in the directory is read with a safe loader and may hold any of the
 top-level keys `rulebook`, `report` and `simulation` (each in one file only), `indicators`,
-`routes`, `services`, `timescales` and `rules`; lists from several files are joined in file-name
-order. A problem anywhere is reported
-with its file, line, rule id and field path, all problems at once. `read_yaml` reads one file the
-same way for the pathway loader, keeping the lines.
+`routes`, `services`, `timescales`, `rules` and `override_reasons`; lists from several files are
+joined in file-name order. A problem anywhere is reported with its file, line, rule id and field
+path, all problems at once. `read_yaml` reads one file the same way for the pathway loader,
+keeping the lines.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from triage._input import field_path
 from triage.errors import PathwayInvalid, Problem, RulebookInvalid, RulebookNotFound
 from triage.rulebook import Rulebook
 
-_LIST_KEYS = ("indicators", "routes", "services", "timescales", "rules")
+_LIST_KEYS = ("indicators", "routes", "services", "timescales", "rules", "override_reasons")
 # Mappings given whole in one file: the rulebook's header and the council data no rule reads.
 _MAPPING_KEYS = ("rulebook", "report", "simulation")
 _TOP_KEYS = (*_MAPPING_KEYS, *_LIST_KEYS)

@@ -175,6 +175,18 @@ class Service(Model):
     route: SnakeId = Field(description="The route that serves a new referral on an open case.")
 
 
+class OverrideReason(Model):
+    """A coded reason a Front Door manager may give for overriding a recommendation."""
+
+    id: SnakeId
+    label: str = Field(min_length=1)
+    local_choice: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Set when this rulebook, not the guidance, chose the reason: why.",
+    )
+
+
 class Timescale(_Cited):
     """How soon a route must be acted on, in working days, in force from a date."""
 
@@ -294,6 +306,9 @@ class Rulebook(Model):
     # Council data no rule reads (triage/council.py): the report's and the simulator's.
     report: ReportSection | None = None
     simulation: SimulationSection | None = None
+    override_reasons: tuple[OverrideReason, ...] = Field(
+        default=(), description="The coded reasons for overriding a recommendation (optional)."
+    )
 
     @property
     def id(self) -> str:
@@ -307,8 +322,11 @@ class Rulebook(Model):
     def fingerprint(self) -> str:
         """SHA-256 of the canonical JSON of the whole validated rulebook."""
         # A section left out is left out of the dump: a rulebook without the council data
-        # keeps the fingerprint it had before the sections existed (and its logs replay).
+        # or the override reasons keeps the fingerprint it had before the sections existed
+        # (and its logs replay).
         absent = {name for name in ("report", "simulation") if getattr(self, name) is None}
+        if not self.override_reasons:
+            absent.add("override_reasons")
         return fingerprint(self.model_dump(mode="json", exclude=absent))
 
     @cached_property
@@ -365,6 +383,7 @@ class Rulebook(Model):
             ("routes", [item.id for item in self.routes]),
             ("services", [item.id for item in self.services]),
             ("rules", [item.id for item in self.rules]),
+            ("override_reasons", [item.id for item in self.override_reasons]),
         ):
             earlier: set[str] = set()  # a set: a scan of the list before each id was quadratic
             for index, item_id in enumerate(ids):

@@ -24,6 +24,7 @@ from typing import Any
 from triage._base import trusted
 from triage._logging import get_logger
 from triage.audit.chain import GENESIS_KIND, Genesis
+from triage.audit.outcome import ManagerOutcome, build_outcome
 from triage.audit.record import (
     GENESIS,
     DecisionRecordV1,
@@ -115,6 +116,15 @@ class DecisionLog:
         self, pending: Sequence[Pending], snapshots: Sequence[Pending]
     ) -> list[tuple[int, str]]:
         """Append under this log's key (refused under another), then tell the witness."""
+        self._check_key()
+        placed = self.store.append(pending, snapshots, self._genesis_pending)
+        if self._witness is not None and placed:
+            stored = self.store.genesis()
+            assert stored is not None  # the append wrote it, or found it
+            self._witness.add(stored.log_id, *placed[-1])
+        return placed
+
+    def _check_key(self) -> None:
         if not self._key_checked:
             stored = self.store.genesis()
             if stored is not None and stored.key_fingerprint != self._genesis.key_fingerprint:
@@ -125,12 +135,6 @@ class DecisionLog:
                     "appending would give the same child two pseudonyms; use the log's key",
                 )
             self._key_checked = True
-        placed = self.store.append(pending, snapshots, self._genesis_pending)
-        if self._witness is not None and placed:
-            stored = self.store.genesis()
-            assert stored is not None  # the append wrote it, or found it
-            self._witness.add(stored.log_id, *placed[-1])
-        return placed
 
     @property
     def key_fingerprint(self) -> str:
@@ -282,6 +286,21 @@ class DecisionLog:
         placed = self._append([p for p, _ in built], snapshots)
         pairs = zip(placed, built, strict=True)
         return [r.model_copy(update={"seq": s, "hash": h}) for (s, h), (_, r) in pairs]
+
+    def record_outcome(
+        self, outcome: ManagerOutcome, pathway: PathwayGraph | None = None
+    ) -> DecisionRecordV1:
+        """Record the Front Door manager's outcome for one logged decision (`triage.audit.
+        outcome`): refused for an unknown decision, a second outcome, or an override the
+        decision's rulebook or (given) the pathway does not allow. Not safe against another
+        process recording an outcome for the same decision at the same moment."""
+        self._check_key()  # before the search: under another key no pseudonym would match
+        pending, record = build_outcome(
+            self.store, self._pseudonym, outcome, pathway=pathway, keep_detail=self._keep_detail
+        )
+        ((seq, digest),) = self._append([pending], ())
+        _log.info("outcome_recorded", seq=seq, record_id=record.record_id, kind=pending.kind)
+        return record.model_copy(update={"seq": seq, "hash": digest})
 
     def record(
         self,

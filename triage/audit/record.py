@@ -42,6 +42,7 @@ class RecordKind(StrEnum):
     PATHWAY_SNAPSHOT = "pathway_snapshot"
     TRIAGE_DECISION = "triage_decision"
     JOURNEY_TRANSITION = "journey_transition"
+    TRIAGE_OUTCOME = "triage_outcome"  # a Front Door manager's outcome for one decision
 
 
 class Privacy(Model):

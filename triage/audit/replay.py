@@ -38,6 +38,7 @@ from pydantic_core import from_json
 from triage._base import LEVEL_NAMES
 from triage._table import matrix
 from triage.audit.chain import PATHWAY_SNAPSHOT_KIND, SNAPSHOT_KIND
+from triage.audit.outcome import OUTCOME_KIND, OutcomeTally, collect_outcomes
 from triage.audit.stores import Span, Store, open_store
 from triage.audit.verify import verify_store
 from triage.engine import FrontDoor
@@ -96,6 +97,7 @@ class ReplayReport:
     journeys: int = 0  # journey records decided again
     journeys_different: int = 0
     journey_changes: list[JourneyOutcome] = field(default_factory=list)  # the first shown
+    manager: OutcomeTally | None = None  # the managers' outcomes, when the log holds any
 
     def add_journey(self, outcome: JourneyOutcome) -> None:
         self.journeys += 1
@@ -118,6 +120,8 @@ class ReplayReport:
                 self.changed.append(outcome)
         if self.keep_outcomes:
             self.outcomes.append(outcome)
+        if self.manager is not None:
+            self.manager.add(outcome)
 
     @property
     def identical(self) -> int:
@@ -467,15 +471,23 @@ def replay_log(
     try:
         if rules_dir is not None:
             load_rulebook(rules_dir)  # fail early, with the loader's errors, before any work
+        tally = OutcomeTally(whatif=rules_dir is not None)
         if verify:
             # A forged record is re-decided as faithfully as a true one: only the chain can
             # tell them apart, so a log that does not verify is not replayed.
-            checked = verify_store(store, allow_unanchored_tail=allow_unanchored_tail)
+            checked = verify_store(
+                store,
+                allow_unanchored_tail=allow_unanchored_tail,
+                visit=(OUTCOME_KIND, tally.collect),
+            )
             if not checked.chain_ok:
                 raise LogError(
                     store.target,
                     "the log does not verify, so it is not replayed: " + checked.problems()[0],
                 )
+        else:
+            collect_outcomes(store, tally)
+        report.manager = tally if tally.outcomes else None
         return _replay(store, report, rules_dir, workers, engine, as_of_text, progress, rows)
     finally:
         store.close()
@@ -570,6 +582,7 @@ def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> 
                     [a, b, n] for (a, b), n in sorted(report.level_matrix().items(), key=str)
                 ],
                 "route_matrix": [[a, b, n] for (a, b), n in sorted(report.route_matrix().items())],
+                "manager_outcomes": None if report.manager is None else report.manager.to_json(),
                 "children": [_row(o) for o in report.outcomes] if report.keep_outcomes else None,
             },
             indent=2,
@@ -617,6 +630,8 @@ def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> 
             f"{o.old_route} -> {o.new_route}"
             for o in changed[:limit]
         ]
+    if report.manager is not None:
+        lines += report.manager.lines()
     lines += [
         f"  journey seq {seq}: {old_kind} to {old_to} -> {new_kind} to {new_to}"
         for seq, _, old_kind, old_to, new_kind, new_to in report.journey_changes[:limit]

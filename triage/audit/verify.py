@@ -20,7 +20,7 @@ What is checked, in one consistent read of the log (a writer may be appending me
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,9 +124,14 @@ def verify_store(
     *,
     anchors: Sequence[Anchor] = (),
     allow_unanchored_tail: bool = False,
+    visit: tuple[str, Callable[[str, str], None]] | None = None,
 ) -> VerifyReport:
     """Walk the chain in storage order, stop at the first bad record, then judge the head and
-    the anchors against the chain itself (never against the stored head alone)."""
+    the anchors against the chain itself (never against the stored head alone).
+
+    `visit = (kind, see)`: `see(kind, body)` is told of every verified record of that kind as
+    the walk passes it (replay reads the managers' outcomes so, without a second pass)."""
+    visit_kind, see = visit if visit is not None else (None, None)
     wanted: dict[int, list[Anchor]] = {}
     for anchor in anchors:
         wanted.setdefault(anchor.seq, []).append(anchor)
@@ -170,6 +175,8 @@ def verify_store(
                         )
             if bad is not None:
                 break
+            if row.kind == visit_kind and see is not None:
+                see(row.kind, row.body)
             if head is not None and row.seq == head[0]:
                 at_head = row.hash
             prev, expected_seq, count = row.hash, expected_seq + 1, count + 1
