@@ -45,6 +45,7 @@ schemas: $(RUNTIME)
 	$(BIN)/python -m triage.cli schema rulebook > docs/schemas/rulebook.schema.json
 	$(BIN)/python -m triage.cli schema scenario > docs/schemas/scenario.schema.json
 	$(BIN)/python -m triage.cli schema record > docs/schemas/record.schema.json
+	$(BIN)/python -m triage.cli serve --openapi --engine reference > docs/schemas/openapi.json
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
