@@ -677,11 +677,7 @@ def serve(
     """Serve the HTTP API (docs/serve.md): FastAPI on uvicorn, endpoints under /v1/. Refuses a
     non-loopback --host without tokens. Needs the serve extra: pip install 'triage[serve]'."""
     try:
-        import uvicorn
-
-        from triage.serve import Settings, create_app, hash_token
-        from triage.serve.settings import SETTINGS_VARIABLE
-        from triage.serve.wiring import configure_logging
+        from triage.serve import Settings, create_app, hash_token, run
     except ImportError:
         raise UsageError(
             "triage serve needs the serve extra: pip install 'triage[serve]'"
@@ -703,20 +699,7 @@ def serve(
     if print_openapi:
         click.echo(json.dumps(create_app(settings).openapi(), indent=2, sort_keys=True))
         return
-    # The access log is the application's (route templates, never paths): uvicorn's is off.
-    configure_logging()
-    if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
-        return
-    os.environ[SETTINGS_VARIABLE] = settings.to_json()
-    uvicorn.run(
-        "triage.serve:factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-    )
+    run(settings, port=port, workers=workers)
 
 
 @cli.command()

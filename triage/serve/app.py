@@ -398,3 +398,24 @@ def factory() -> FastAPI:
     """For uvicorn's worker processes: the settings come from the environment."""
     configure_logging()
     return create_app(Settings.from_json(os.environ[SETTINGS_VARIABLE]))
+
+
+def run(settings: Settings, *, port: int, workers: int = 1) -> None:
+    """Serve until stopped. The access log is the application's (route templates, never
+    paths): uvicorn's own, which prints paths, is off."""
+    import uvicorn
+
+    configure_logging()
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=port, access_log=False)
+        return
+    # Each worker process builds its own application from the settings in its environment.
+    os.environ[SETTINGS_VARIABLE] = settings.to_json()
+    uvicorn.run(
+        "triage.serve:factory",
+        factory=True,
+        host=settings.host,
+        port=port,
+        workers=workers,
+        access_log=False,
+    )
