@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
@@ -263,6 +264,7 @@ def test_every_response_has_security_headers_and_no_cors(client: TestClient) -> 
 
 def test_the_access_log_names_route_templates_never_ids(client: TestClient) -> None:
     pseudonym = "p-" + "0" * 32
+    structlog.reset_defaults()  # a CLI test may have left info events filtered out
     with capture_logs() as events:
         client.get(f"/v1/log/records/{pseudonym}", headers=bearer(AUDITOR))
         client.post("/v1/route", content=_referral(), headers=bearer(FRONT_DOOR, **JSON))
@@ -289,3 +291,15 @@ def test_the_checked_in_openapi_document_is_the_generated_one(client: TestClient
         "/v1/schemas/{name}",
         "/v1/vocabulary",
     ]
+
+
+def test_route_can_say_what_would_change_each_decision(client: TestClient) -> None:
+    response = client.post(
+        "/v1/route?changes=true", content=_referral(), headers=bearer(FRONT_DOOR, **JSON)
+    )
+    assert response.status_code == 200, response.text
+    (child,) = response.json()["changes"]
+    refused = [c for c in child["changes"] if c["kind"] == "consent" and c["consent"] == "refused"]
+    assert [(c["level"], c["route"]) for c in refused] == [(3, "single_agency_support")]
+    verified = client.get("/v1/log/verify", headers=bearer(AUDITOR)).json()
+    assert verified["records"] == 3  # genesis, snapshot, the one decision: no nearby referral

@@ -372,27 +372,42 @@ def _route_lines(
 @click.option(
     "--json", "as_json", is_flag=True, help="Print JSON: each decision with its explanation."
 )
+@click.option("--changes", is_flag=True, help="Add what single change would move each decision.")
 @_engine_options
 def explain(
     files: tuple[IO[bytes], ...],
     as_json: bool,
+    changes: bool,
     rules_dir: Path | None,
     engine: EngineName | None,
     as_of: Any,
 ) -> None:
-    """Route each referral FILE and explain each child's decision in plain English."""
+    """Route each referral FILE and explain each child's decision in plain English; with
+    --changes, also what single change to the facts would move each child's level or route
+    (tried with the same rules; never logged)."""
+    from triage.changes import ChildChanges, render_changes, what_would_change
+
     door = _door(rules_dir, engine)
     decisions: list[Decision] = []
+    nearby: list[ChildChanges] = []
     for file in files:
-        decisions += door.route(file.read(), as_of=_as_date(as_of))
+        text = file.read()
+        decisions += door.route(text, as_of=_as_date(as_of))
+        if changes:
+            nearby += what_would_change(door, text, as_of=_as_date(as_of))
     if as_json:
         explained = [
             {"decision": d.model_dump(mode="json"), "explanation": door.explain(d)}
-            for d in decisions
+            | ({"changes": nearby[i].model_dump(mode="json")} if changes else {})
+            for i, d in enumerate(decisions)
         ]
         click.echo(json.dumps(explained, indent=2))
         return
-    click.echo("\n\n".join(door.explain(decision) for decision in decisions))
+    blocks = [
+        door.explain(d) + ("\n" + render_changes(nearby[i]) if changes else "")
+        for i, d in enumerate(decisions)
+    ]
+    click.echo("\n\n".join(blocks))
 
 
 @cli.command()

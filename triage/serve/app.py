@@ -30,6 +30,7 @@ from triage.audit.record import DecisionRecordV1
 from triage.audit.show import find_record
 from triage.audit.stores import open_store
 from triage.audit.verify import verify_store
+from triage.changes import ChildChanges, what_would_change
 from triage.decision import Decision
 from triage.engine import LIBRARY_VERSION, FrontDoor
 from triage.errors import InputNotJson, LogError, TriageError, UsageError
@@ -50,6 +51,11 @@ class RouteResult(Model):
     decisions: tuple[Decision, ...]
     explanations: tuple[str, ...] | None = Field(
         default=None, description="Each decision in plain words (`?explain=true`)."
+    )
+    changes: tuple[ChildChanges, ...] | None = Field(
+        default=None,
+        description="Per child, the single changes to the facts that would move its level or "
+        "route (`?changes=true`); never logged, not decisions.",
     )
 
 
@@ -150,6 +156,10 @@ class Service:
                 return self.door.route(body)
             return self.log.route(self.door, body)
 
+    def changes(self, body: bytes) -> tuple[ChildChanges, ...]:
+        with self.lock:  # the engine, not the log: nearby referrals are never logged
+            return what_would_change(self.door, body)
+
     def journey(self, body: bytes) -> TransitionDecision:
         with self.lock:
             event = self.journeys.validate(body)
@@ -234,11 +244,13 @@ def build_routes(app: FastAPI) -> None:
         request: Request,
         service: FrontDoorRole,
         explain: Annotated[bool, Query(description="Add each decision in words.")] = False,
+        changes: Annotated[bool, Query(description="Add what would change each.")] = False,
     ) -> RouteResult:
         body = await _body(request, *JSON)
         decisions = await run_in_threadpool(service.route, body)
         words = tuple(service.door.explain(d) for d in decisions) if explain else None
-        return RouteResult(decisions=decisions, explanations=words)
+        nearby = await run_in_threadpool(service.changes, body) if changes else None
+        return RouteResult(decisions=decisions, explanations=words, changes=nearby)
 
     @app.post(
         "/v1/route/batch",
