@@ -383,6 +383,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     install(app)
     build_routes(app)
+    if not service.tokens:  # a practitioner's own machine (loopback): the playground too
+        from triage.serve.pages import install_pages
+
+        install_pages(app, _service)
 
     @app.middleware("http")
     async def headers_and_access_log(
@@ -390,7 +394,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
+        for name, value in SECURITY_HEADERS.items():
+            if name not in response.headers:  # a page sets its own, looser, CSP
+                response.headers[name] = value
         route = request.scope.get("route")
         # The route's template, never the path: a path may hold a decision id.
         _access.info(
