@@ -61,7 +61,13 @@ def test_both_evaluators_find_the_same_changes(durable: FrontDoor, reference: Fr
 def test_explain_changes_prints_them_under_the_decision(tmp_path: Path) -> None:
     path = tmp_path / "referral.json"
     path.write_text(json.dumps(REFERRAL))
-    result = CliRunner().invoke(cli, ["explain", str(path), "--changes", "--engine", "reference"])
+    saved = structlog.get_config()
+    try:
+        result = CliRunner().invoke(
+            cli, ["explain", str(path), "--changes", "--engine", "reference"]
+        )
+    finally:
+        structlog.configure(**saved)  # the CLI configures logging for the whole process
     assert result.exit_code == 0, result.output
     assert "What would change this decision" in result.output
     assert "with consent refused: level 3, single_agency_support (across)" in result.output

@@ -21,6 +21,7 @@ SAMPLES: list[TriageError] = [
     errors.PathwayInvalid([PROBLEM]),
     errors.ScenarioInvalid([PROBLEM, PROBLEM], "two scenarios"),
     errors.MoveRefused("early_help", "cp_plan", "no such edge", ("taf",)),
+    errors.OutcomeRefused("the decision already has an outcome", ("accepted",)),
     errors.GraphvizMissing("svg", "dot not found"),
     errors.EngineFault("durable", "a rule action failed"),
     errors.LogError("sqlite:///log.sqlite", "torn tail at byte 12"),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from click.testing import CliRunner
 
 from tests.conftest import concerns, make_referral
@@ -282,13 +283,18 @@ def test_a_what_if_counts_the_overrides_the_revised_rulebook_makes_as_the_manage
 
 
 def test_the_cli_records_an_outcome_and_refuses_both_accept_and_override(
-    tmp_path: Path, reference: FrontDoor, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    reference: FrontDoor,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     monkeypatch.setenv("TRIAGE_LOG_KEY", KEY)
     target = tmp_path / "log.jsonl"
     with DecisionLog(target, key=KEY) as log:
         decision_id = _route(log, reference, concerns=concerns("domestic_abuse"))
     runner = CliRunner()
+    saved = structlog.get_config()  # the CLI configures logging for the whole process
+    request.addfinalizer(lambda: structlog.configure(**saved))
     both = runner.invoke(
         cli, ["outcome", str(target), decision_id, "--accept", "--override", "x", "--by", "w"]
     )

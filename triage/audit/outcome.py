@@ -373,8 +373,3 @@ class OutcomeTally:
                 f"{self.accepted_changed} of the {self.accepted} accepted"
             )
         return found
-
-
-def collect_outcomes(store: Store, tally: OutcomeTally) -> None:
-    for row in store.rows():
-        tally.collect(row.kind, row.body)

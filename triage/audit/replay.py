@@ -38,7 +38,7 @@ from pydantic_core import from_json
 from triage._base import LEVEL_NAMES
 from triage._table import matrix
 from triage.audit.chain import PATHWAY_SNAPSHOT_KIND, SNAPSHOT_KIND
-from triage.audit.outcome import OUTCOME_KIND, OutcomeTally, collect_outcomes
+from triage.audit.outcome import OUTCOME_KIND, OutcomeTally
 from triage.audit.stores import Span, Store, open_store
 from triage.audit.verify import verify_store
 from triage.engine import FrontDoor
@@ -457,7 +457,9 @@ def replay_log(
     outcomes (`outcomes` stays empty), so memory stays flat for a log of any size.
 
     The log is verified first (`verify=False` skips that, for a log just verified) and a log
-    that does not verify is refused (`LogError`).
+    that does not verify is refused (`LogError`). The Front Door managers' outcomes are read in
+    that pass and reported against the recommendations (`report.manager`); with
+    `verify=False` they are not.
 
     `progress(n)` is told of every `n` records of the log read, of every kind (snapshots and
     journey records are read and skipped), so a bar sized by the log's record count (its head
@@ -485,8 +487,8 @@ def replay_log(
                     store.target,
                     "the log does not verify, so it is not replayed: " + checked.problems()[0],
                 )
-        else:
-            collect_outcomes(store, tally)
+        # The managers' outcomes are read in the chain check's pass (the parent reads no other
+        # record): with verify=False they are not reported.
         report.manager = tally if tally.outcomes else None
         return _replay(store, report, rules_dir, workers, engine, as_of_text, progress, rows)
     finally:
