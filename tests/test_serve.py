@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import structlog
+import yaml
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
@@ -207,12 +208,17 @@ def test_a_journey_event_is_decided(client: TestClient) -> None:
 
 def test_vocabulary_rulebook_and_schemas(client: TestClient, kent: Rulebook) -> None:
     vocabulary = client.get("/v1/vocabulary", headers=bearer(AUDITOR)).json()
-    assert len(vocabulary) == 63  # CHANGELOG: kent 1.0.0 has 63 indicators
+    assert len(vocabulary) == 158  # CHANGELOG: kent 1.1.0 grew from 63 to 158 indicators
     assert {"id", "label", "domain", "level"} <= set(vocabulary[0])
     summary = client.get("/v1/rulebook", headers=bearer(FRONT_DOOR)).json()
     assert summary["fingerprint"] == kent.fingerprint
-    assert len(summary["rules"]) == 38  # 8 level, 14 route, 6 flag, 10 step
-    assert all(isinstance(rule["local_choice"], bool) for rule in summary["rules"])
+    # Read from the YAML here, not from the library: every rule, and those marked local.
+    files = [ROOT / "rules" / "kent" / name for name in ("rules.yaml", "steps.yaml")]
+    written = [rule for path in files for rule in yaml.safe_load(path.read_text())["rules"]]
+    assert [rule["id"] for rule in summary["rules"]] == [rule["id"] for rule in written]
+    marked = {rule["id"] for rule in summary["rules"] if rule["local_choice"]}
+    assert marked == {rule["id"] for rule in written if rule.get("local_choice")}
+    assert marked  # Kent marks its own choices
     assert {reason["id"] for reason in summary["override_reasons"]} >= {"history_of_concerns"}
     assert all(reason["local_choice"] for reason in summary["override_reasons"])
     referral = client.get("/v1/schemas/referral", headers=bearer(AUDITOR)).json()

@@ -38,7 +38,7 @@ from triage.journey import JourneyEvent, Journeys, TransitionDecision
 from triage.loader import load_rulebook
 from triage.pathway import load_pathway
 from triage.referral import Referral
-from triage.rulebook import Indicator, OverrideReason, Rulebook
+from triage.rulebook import Indicator, OverrideReason, Reference, Rulebook
 from triage.serve.problems import HttpRefusal, error_problem, install
 from triage.serve.settings import SETTINGS_VARIABLE, Role, Settings, TokenEntry, role_of
 from triage.serve.wiring import SECURITY_HEADERS, add_openapi_components, configure_logging
@@ -64,8 +64,10 @@ class RuleInWords(Model):
     kind: str
     title: str = Field(description="The rule in words.")
     outcome: dict[str, JsonValue]
-    reference: str
-    local_choice: bool = Field(description="Chosen locally, not taken from the guidance.")
+    reference: Reference = Field(description="The guidance, or its editions with dates.")
+    local_choice: str | None = Field(
+        description="Set when the rulebook, not the guidance, chose this rule: why."
+    )
     effective_from: str
     effective_to: str | None
 
@@ -85,14 +87,6 @@ class Health(Model):
     version: str = LIBRARY_VERSION
 
 
-def _local_choice(rule: Any) -> bool:
-    marked = getattr(rule, "local_choice", None)  # a field where the rulebook model has one
-    if isinstance(marked, bool):
-        return marked
-    reference = str(rule.reference).lower()
-    return "local choice" in reference or "set by this project" in reference
-
-
 def rulebook_summary(rulebook: Rulebook) -> RulebookSummary:
     return RulebookSummary(
         id=rulebook.id,
@@ -107,7 +101,7 @@ def rulebook_summary(rulebook: Rulebook) -> RulebookSummary:
                 title=rule.title,
                 outcome=rule.then.model_dump(mode="json", exclude_none=True),
                 reference=rule.reference,
-                local_choice=_local_choice(rule),
+                local_choice=rule.local_choice,
                 effective_from=rule.effective_from.isoformat(),
                 effective_to=None if rule.effective_to is None else rule.effective_to.isoformat(),
             )
