@@ -4,7 +4,7 @@ level or the route, found by deciding nearby referrals with the same door.
 A nearby referral differs from the one decided by one change a practitioner could find out was
 wrong or missing: a concern taken away, one concern more (each indicator of the vocabulary in
 turn), another consent answer, immediate danger the other way, no open involvement. Each is
-routed by the same rulebook and evaluator on the same as-of date, through the outcomes alone
+routed by the same rulebook and evaluator on the same as-of date, through `FrontDoor.outcomes` alone
 (no decision is built, nothing is logged: these are not decisions). A change is reported when
 it moves a child's level or route; of the concerns that could be added, one per outcome is
 named (the lowest level first, then vocabulary order) with how many others give the same.
@@ -121,11 +121,11 @@ def what_would_change(
     """Per child (in the referral's order), the single changes that move its level or route."""
     checked = door.validate(referral)
     data = checked.model_dump(mode="json", exclude_none=True)
-    decided = door._outcomes(checked, as_of)
+    decided = door.outcomes(checked, as_of)
     found: list[list[Change]] = [[] for _ in decided]
     added: list[dict[tuple[int | None, str], int]] = [{} for _ in decided]
     for kind, words, nearby, indicator, consent in _nearby(data, door):
-        outcomes = door._outcomes(door.validate(nearby), as_of)
+        outcomes = door.outcomes(door.validate(nearby), as_of)
         for index, ((level, route, _), (new_level, new_route, _)) in enumerate(
             zip(decided, outcomes, strict=True)
         ):
