@@ -316,12 +316,13 @@ def test_a_remapping_moves_an_unlisted_concern_into_the_referral(
     (tmp_path / "remappings.yaml").write_text(
         "remappings:\n"
         "  - {case: r, concern: a bruise on a baby, indicator: non_mobile_baby_injury,\n"
-        "     about: parent_carer, recorded: 2026-12-02, note: the test}\n",
+        "     about: parent_carer, vocabulary_version: 1.0.0, recorded: 2026-12-02,\n"
+        "     note: the test}\n",
         encoding="utf-8",
     )
     (item,) = load_cases([tmp_path])
     assert item.case.unlisted == ()
-    assert [m.indicator for m in item.remapped] == ["non_mobile_baby_injury"]
+    assert [m.indicators for m in item.remapped] == [("non_mobile_baby_injury",)]
     (result,) = run_fidelity([item], kent, engine="reference").results
     assert (result.level, result.route) == (4, "strategy_discussion")
     assert not result.manual_review_for_want_of_indicator
@@ -332,12 +333,13 @@ def test_a_remapping_moves_an_unlisted_concern_into_the_referral(
     ("entry", "location"),
     [
         (
-            "{case: nobody, concern: x, indicator: i, about: child, recorded: 2026-12-02, note: n}",
+            "{case: nobody, concern: x, indicator: i, about: child, vocabulary_version: 2.0.0, "
+            "recorded: 2026-12-02, note: n}",
             "remappings[0].case",
         ),
         (
-            "{case: r, concern: not this one, indicator: i, about: child, recorded: 2026-12-02, "
-            "note: n}",
+            "{case: r, concern: not this one, indicator: i, about: child, "
+            "vocabulary_version: 2.0.0, recorded: 2026-12-02, note: n}",
             "remappings[0].concern",
         ),
     ],

@@ -159,10 +159,19 @@ class Remapping(Model):
 
     case: Text = Field(description="The case's path under the suite, without .yaml.")
     concern: Text = Field(description="The unlisted concern's words, exactly as in the case.")
-    indicator: Text
+    indicator: Text | tuple[Text, ...] = Field(
+        description="The indicator id, or several where one concern needs a grade and a fact."
+    )
     about: About
+    vocabulary_version: Text = Field(
+        description="The rulebook version whose vocabulary expresses the concern."
+    )
     recorded: IsoDate
-    note: Text = Field(description="Why, and which vocabulary change made it possible.")
+    note: Text = Field(description="Why this indicator expresses what the source says.")
+
+    @property
+    def indicators(self) -> tuple[str, ...]:
+        return (self.indicator,) if isinstance(self.indicator, str) else self.indicator
 
 
 class Remappings(Model):
@@ -206,7 +215,7 @@ def _remap(located: LocatedCase, remapping: Remapping) -> LocatedCase | None:
         return None
     before = case.referral.get("concerns")
     concerns: list[JsonValue] = list(before) if isinstance(before, list) else []
-    concerns.append({"indicator": remapping.indicator, "about": remapping.about.value})
+    concerns.extend({"indicator": i, "about": remapping.about.value} for i in remapping.indicators)
     referral = {**case.referral, "concerns": concerns}
     # A copy, not an edit: the case file stays as it was encoded.
     moved = case.model_copy(update={"unlisted": kept, "referral": referral})
@@ -386,7 +395,7 @@ class FidelityReport:
                     "rules_fired": list(r.rules_fired),
                     "figures": [figure for figure in FIGURES if getattr(r, figure)],
                     "disagreement_classes": list(r.disagreement_classes()),
-                    "remapped": [m.indicator for m in r.remapped],
+                    "remapped": [i for m in r.remapped for i in m.indicators],
                 }
                 for r in self.results
             ],
