@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -299,3 +300,70 @@ def referrals_with_planted_data(draw: st.DrawFn) -> tuple[dict[str, Any], tuple[
     if draw(st.integers(0, 4)) == 0:  # many problems at once
         referral["concerns"] = referral["concerns"] * draw(st.integers(50, 300))
     return referral, planted
+
+
+# -- combination rules (issue 12, item 2) ------------------------------------------------------
+
+CENSUS_CODES = tuple(sorted({code for i in KENT.indicators for code in i.census_factors}))
+HISTORY_FLAGS = ("previous_child_protection_plan", "previously_looked_after")
+
+
+@st.composite
+def _one_child_referral(draw: st.DrawFn, child: dict[str, Any], received: date) -> dict[str, Any]:
+    """One child's referral: any concerns (several indicators, history, flags), no child_ids."""
+    referral = draw(referrals())
+    referral["received_at"] = _iso(received, draw(st.integers(0, 23)))
+    referral["children"] = [child]
+    for concern in referral["concerns"]:
+        concern.pop("child_ids", None)
+    return referral
+
+
+@st.composite
+def unborn_and_baby_referrals(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The same referral twice: about an unborn child, and about a born baby under one (the same
+    flags, open case, history and concerns)."""
+    received = draw(received_dates)
+    child: dict[str, Any] = draw(children(received, 0))
+    child.pop("date_of_birth", None)
+    child.pop("expected_date_of_birth", None)
+    unborn_child = {
+        **child,
+        "expected_date_of_birth": (
+            received + timedelta(days=draw(st.integers(1, 270)))
+        ).isoformat(),
+    }
+    unborn = draw(_one_child_referral(unborn_child, received))
+    # Under one at receipt: born 0 to 364 days before (a leap year cannot make it one).
+    baby_child = {
+        **child,
+        "date_of_birth": (received - timedelta(days=draw(st.integers(0, 364)))).isoformat(),
+    }
+    baby = {**copy.deepcopy(unborn), "children": [baby_child]}
+    return unborn, baby
+
+
+@st.composite
+def census_referrals(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """A census factor code of the vocabulary and a referral about one child under 18 (born or
+    unborn, any flags, open case, history, consent) naming one indicator that carries it."""
+    code = draw(st.sampled_from(CENSUS_CODES))
+    indicator = draw(
+        st.sampled_from(sorted(i.id for i in KENT.indicators if code in i.census_factors))
+    )
+    received = draw(received_dates)
+    child = draw(children(received, 0))
+    if "date_of_birth" in child:
+        child["date_of_birth"] = (
+            received - timedelta(days=draw(st.integers(0, 18 * 365)))
+        ).isoformat()
+    referral = draw(_one_child_referral(child, received))
+    about = draw(st.sampled_from([a.value for a in About]))
+    referral["concerns"] = [{"indicator": indicator, "about": about}]
+    referral["immediate_danger"] = False
+    return code, referral
+
+
+def recent_referral_dates(received: date) -> st.SearchStrategy[str]:
+    """A date in the 12 months before `received` (a prior referral that counts)."""
+    return st.integers(1, 360).map(lambda d: (received - timedelta(days=d)).isoformat())

@@ -206,9 +206,10 @@ CASES = [
             children=[child(open_involvement={"service": "child_protection_plan"})],
             concerns=concerns("missing_regularly"),
         ),
-        3,
+        # Level 4 since 2.0.0: an open case is never shown below its service's level.
+        4,
         "allocated_worker",
-        ("open_social_care_case",),
+        ("open_level_4_service_floor", "open_social_care_case"),
     ),
     Case(
         "new abuse on a child protection plan still calls a strategy discussion",

@@ -26,6 +26,7 @@ from triage.rulebook import LOCAL_CHOICE, DatedReference, Indicator, cite, editi
 
 from .conftest import concerns, make_referral
 from .strategies import referrals
+from .test_kent_combination import COMBINATION_EXAMPLES
 
 EditRules = Callable[..., Path]
 
@@ -215,6 +216,8 @@ RULE_EXAMPLES: dict[str, dict[str, Any]] = {
         ],
         concerns=concerns("homeless_child"),
     ),
+    # rulebook 2.0.0's combination rules
+    **COMBINATION_EXAMPLES,
 }
 
 

@@ -133,6 +133,12 @@ class ChildFlag(StrEnum):
     LOOKED_AFTER = "looked_after"
     CARE_LEAVER = "care_leaver"
     UASC = "uasc"
+    # History the Front Door reads from its own records, so that it can raise the level rather
+    # than only be noted. As in the DfE Children in Need census: the child was the subject of a
+    # child protection plan before (the census's count of previous plans is one or more), or was
+    # looked after before (in care under the Children Act 1989 s20 or s31, now ended).
+    PREVIOUS_CHILD_PROTECTION_PLAN = "previous_child_protection_plan"
+    PREVIOUSLY_LOOKED_AFTER = "previously_looked_after"
 
 
 class OpenInvolvement(Model):
