@@ -215,8 +215,10 @@ def test_a_declared_route_no_rule_produces_is_a_warning(edited_rules: EditRules)
 
 
 def test_an_indicator_no_rule_reads_is_a_warning(edited_rules: EditRules) -> None:
-    """Level-1 rule limited to two domains: the level-1 family and environment indicators
-    (adequate_housing and, since 1.1.0, three more) are read by no rule."""
+    """Level-1 rule limited to two domains, and the open-case floors (2.0.0) to levels 2-4: the
+    level-1 family and environment indicators (adequate_housing and, since 1.1.0, three more)
+    are read by no rule."""
+    floor = ("rules.yaml", "concerns: {level: [1, 2, 3, 4]}", "concerns: {level: [2, 3, 4]}")
     findings = _lint(
         edited_rules,
         (
@@ -224,6 +226,9 @@ def test_an_indicator_no_rule_reads_is_a_warning(edited_rules: EditRules) -> Non
             "when: {concerns: {level: 1}}",
             "when: {concerns: {level: 1, domain: [child_development, parenting_capacity]}}",
         ),
+        floor,
+        floor,
+        floor,
     )
     unread = (
         "adequate_housing",

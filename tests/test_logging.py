@@ -36,7 +36,7 @@ def test_referral_triaged_event_carries_outcomes_not_personal_data(durable: Fron
     (event,) = [e for e in events if e["event"] == "referral_triaged"]
     assert event["decision_id"] == decision.decision_id
     assert (event["level"], event["route"]) == (4, "strategy_discussion")
-    assert event["rulebook_version"] == "1.1.1"
+    assert event["rulebook_version"] == "2.0.0"
     text = repr(events)
     for secret in ("R-PRIVATE-9", "C-PRIVATE-9", "2019-05-01", "free text"):
         assert secret not in text

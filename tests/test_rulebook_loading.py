@@ -67,7 +67,7 @@ def test_bundled_kent_rulebook_loads() -> None:
     assert rulebook.id == "kent"
     assert "single_level_3_indicator" in rulebook.rule_by_id
     assert "manual_review" in rulebook.route_ids
-    assert len(rulebook.indicators) == 158  # 63 in 1.0.0, 95 added in 1.1.0
+    assert len(rulebook.indicators) == 159  # 63 in 1.0.0, 95 added in 1.1.0, 1 in 2.0.0
 
 
 def test_fingerprint_is_a_sha256_hex_digest() -> None:

@@ -416,8 +416,11 @@ def test_every_journey_event_is_decided_on_the_pathway() -> None:
 # rulebook 1.0.0 were taken first; the 1.1.0 vocabulary changes what a seed draws, so they were
 # taken again with the same old code on it.) Only the digests are stored: not one byte changed.
 # A change of the Kent vocabulary or rules changes them: take them again from that old code.
+# Rulebook 2.0.0 routes some children higher, so their journeys differ: the journeys digest was
+# taken again with commit 261af98's triage/simulation.py (the rest of the package as it is now,
+# its cli calling simulate_journeys without the rulebook argument); the referrals' is unchanged.
 SEED_1_N_200_REFERRALS = "efabf3af7cd381ea004c4f3361f638b81add831c6b61d12dcd370af937ba2f08"
-SEED_1_N_200_JOURNEYS = "a58dacf235bccd239d61af6fe0a51276fc97eb841a2a38a872a9a8d15d21386d"
+SEED_1_N_200_JOURNEYS = "dd9a5896c6c3d6930f8369772a710efe530074cc9c80115a696018ff342c595f"
 
 
 def test_seed_1_gives_the_referrals_and_journeys_it_gave_before_the_data_moved(
