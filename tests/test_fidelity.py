@@ -383,7 +383,7 @@ def test_cli_reports_an_invalid_case_through_the_error_boundary(tmp_path: Path) 
     (tmp_path / "bad.yaml").write_text("name: x\ncolour: blue\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["fidelity", str(tmp_path)])
     assert result.exit_code == 2
-    assert "error [scenario_invalid]: the fidelity cases have" in result.output
+    assert "error [scenario_invalid]: the fidelity suite has" in result.output
 
 
 @given(fidelity_results())

@@ -243,7 +243,9 @@ def load_cases(paths: Iterable[str | Path]) -> list[LocatedCase]:
             if case is not None:
                 located[key] = LocatedCase(file, case)
     if not located and not problems:
-        raise ScenarioInvalid([Problem("", "no fidelity cases (*.yaml) found")], "the cases")
+        raise ScenarioInvalid(
+            [Problem("", "no fidelity cases (*.yaml) found")], "the fidelity suite"
+        )
     for file, index, remapping in remappings:
         target = located.get(remapping.case)
         moved = None if target is None else _remap(target, remapping)
@@ -259,7 +261,7 @@ def load_cases(paths: Iterable[str | Path]) -> list[LocatedCase]:
         else:
             located[remapping.case] = moved
     if problems:
-        raise ScenarioInvalid(problems, "the fidelity cases")
+        raise ScenarioInvalid(problems, "the fidelity suite")
     return list(located.values())
 
 
