@@ -18,7 +18,14 @@ INDICATORS = tuple(sorted(KENT.indicator_by_id))
 SERVICES = tuple(sorted(KENT.service_by_id))
 SOURCES = tuple(sorted({*SOURCE_ALIASES, *(s.value for s in SOURCE_ALIASES.values())}))
 
-UNBORN_FLAGS = frozenset({ChildFlag.DISABILITY, ChildFlag.SEND, ChildFlag.YOUNG_CARER})
+UNBORN_FLAGS = frozenset(
+    {
+        ChildFlag.DISABILITY,
+        ChildFlag.SEND,
+        ChildFlag.YOUNG_CARER,
+        ChildFlag.PREVIOUS_CHILD_PROTECTION_PLAN,  # a pre-birth plan
+    }
+)
 received_dates = st.dates(min_value=date(2018, 10, 1), max_value=date(2030, 12, 31))
 
 
@@ -319,6 +326,14 @@ def _one_child_referral(draw: st.DrawFn, child: dict[str, Any], received: date) 
     return referral
 
 
+def _history(draw: st.DrawFn, received: date, born_days_ago: int | None) -> list[str]:
+    """Earlier referral dates a form accepts: never after receipt, and for a born child at most
+    305 days (a pregnancy) before birth."""
+    furthest = 800 if born_days_ago is None else min(800, born_days_ago + 270)
+    days = draw(st.lists(st.integers(0, furthest), max_size=3))
+    return [(received - timedelta(days=d)).isoformat() for d in days]
+
+
 @st.composite
 def unborn_and_baby_referrals(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     """The same referral twice: about an unborn child, and about a born baby under one (the same
@@ -327,19 +342,16 @@ def unborn_and_baby_referrals(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str
     child: dict[str, Any] = draw(children(received, 0))
     child.pop("date_of_birth", None)
     child.pop("expected_date_of_birth", None)
-    unborn_child = {
-        **child,
-        "expected_date_of_birth": (
-            received + timedelta(days=draw(st.integers(1, 270)))
-        ).isoformat(),
-    }
-    unborn = draw(_one_child_referral(unborn_child, received))
+    child["flags"] = [f for f in child.get("flags", ()) if ChildFlag(f) in UNBORN_FLAGS]
     # Under one at receipt: born 0 to 364 days before (a leap year cannot make it one).
-    baby_child = {
-        **child,
-        "date_of_birth": (received - timedelta(days=draw(st.integers(0, 364)))).isoformat(),
-    }
-    baby = {**copy.deepcopy(unborn), "children": [baby_child]}
+    born_days_ago = draw(st.integers(0, 364))
+    child["previous_referrals"] = _history(draw, received, born_days_ago)
+    expected = received + timedelta(days=draw(st.integers(1, 270)))
+    unborn = draw(
+        _one_child_referral({**child, "expected_date_of_birth": expected.isoformat()}, received)
+    )
+    born = received - timedelta(days=born_days_ago)
+    baby = {**copy.deepcopy(unborn), "children": [{**child, "date_of_birth": born.isoformat()}]}
     return unborn, baby
 
 
@@ -354,9 +366,9 @@ def census_referrals(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     received = draw(received_dates)
     child = draw(children(received, 0))
     if "date_of_birth" in child:
-        child["date_of_birth"] = (
-            received - timedelta(days=draw(st.integers(0, 18 * 365)))
-        ).isoformat()
+        born_days_ago = draw(st.integers(0, 18 * 365))
+        child["date_of_birth"] = (received - timedelta(days=born_days_ago)).isoformat()
+        child["previous_referrals"] = _history(draw, received, born_days_ago)
     referral = draw(_one_child_referral(child, received))
     about = draw(st.sampled_from([a.value for a in About]))
     referral["concerns"] = [{"indicator": indicator, "about": about}]
@@ -364,6 +376,28 @@ def census_referrals(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     return code, referral
 
 
-def recent_referral_dates(received: date) -> st.SearchStrategy[str]:
-    """A date in the 12 months before `received` (a prior referral that counts)."""
-    return st.integers(1, 360).map(lambda d: (received - timedelta(days=d)).isoformat())
+VULNERABILITIES = (
+    "disability",
+    "looked_after",
+    "care_leaver",
+    "uasc",
+    "previous_child_protection_plan",
+    "previously_looked_after",
+)
+
+
+def vulnerabilities(child: dict[str, Any]) -> st.SearchStrategy[str]:
+    """A vulnerability flag the child can carry (an unborn child was never in care)."""
+    if "expected_date_of_birth" in child:
+        return st.sampled_from([f for f in VULNERABILITIES if ChildFlag(f) in UNBORN_FLAGS])
+    return st.sampled_from(VULNERABILITIES)
+
+
+def recent_referral_dates(child: dict[str, Any], received: date) -> st.SearchStrategy[str]:
+    """A date in the 12 months before `received` (a prior referral that counts) that the form
+    accepts for this child (for a born child, at most 305 days before birth)."""
+    furthest = 360
+    if "date_of_birth" in child:
+        born = date.fromisoformat(child["date_of_birth"])
+        furthest = min(furthest, (received - born).days + 270)
+    return st.integers(0, furthest).map(lambda d: (received - timedelta(days=d)).isoformat())

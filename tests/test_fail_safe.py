@@ -124,4 +124,6 @@ def test_a_level_4_child_is_never_passed_to_a_current_service_below_level_4(
     # Worked out from rules/kent: the young adult in danger open to each early help service is
     # reviewed; open early help cases at levels 1-3 and social care cases at levels 1-3 stand.
     assert reviewed == {"single_agency_support", "team_around_the_family", "intensive_early_help"}
-    assert {level for level, _ in stood} == {1, 2, 3, 4}
+    # Since rulebook 2.0.0 an open case is never shown below its service's level, and every
+    # Kent service is at level 2 or above, so no open case stands at level 1.
+    assert {level for level, _ in stood} == {2, 3, 4}

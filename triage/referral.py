@@ -250,7 +250,15 @@ def _age(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-_NOT_BEFORE_BIRTH = frozenset({ChildFlag.CARE_LEAVER, ChildFlag.LOOKED_AFTER, ChildFlag.UASC})
+_NOT_BEFORE_BIRTH = frozenset(
+    {
+        ChildFlag.CARE_LEAVER,
+        ChildFlag.LOOKED_AFTER,
+        ChildFlag.UASC,
+        # An unborn child can have had a pre-birth child protection plan, never time in care.
+        ChildFlag.PREVIOUSLY_LOOKED_AFTER,
+    }
+)
 
 
 def _child_problems(index: int, child: Child, received: date) -> list[Problem]:
