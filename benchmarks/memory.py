@@ -58,10 +58,10 @@ def route_many(population: Path, count: int) -> dict[str, Any]:
     return {"count": routed, "seconds": time.perf_counter() - start, "peak_rss_kb": peak_rss_kb()}
 
 
-def measure(population: Path, count: int, key: str) -> Line:
-    """Run `route_many` in a fresh interpreter; the line's value is its peak RSS in MB."""
+def _in_fresh_process(args: list[str], key: str, what: str, unit: str) -> Line:
+    """Run this module with `args` in a fresh interpreter; the line's value is its peak RSS."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.memory", str(population), str(count)],
+        [sys.executable, "-m", "benchmarks.memory", *args],
         cwd=Path(__file__).resolve().parent.parent,
         capture_output=True,
         text=True,
@@ -71,14 +71,20 @@ def measure(population: Path, count: int, key: str) -> Line:
     seconds = float(result["seconds"])
     return Line(
         key,
-        f"peak RSS after {count:,} routed referrals ({ENGINE}, fresh process)",
+        what,
         result["count"] / seconds if seconds > 0 else 0.0,
-        "referrals/s",
+        unit,
         int(result["count"]),
         seconds,
         value=int(result["peak_rss_kb"]) / 1024,
         value_unit="MB",
     )
+
+
+def measure(population: Path, count: int, key: str) -> Line:
+    """Peak RSS in MB after routing `count` referrals, in a fresh interpreter."""
+    what = f"peak RSS after {count:,} routed referrals ({ENGINE}, fresh process)"
+    return _in_fresh_process([str(population), str(count)], key, what, "referrals/s")
 
 
 def what_if(log: Path, against: Path, stream: bool) -> dict[str, Any]:
@@ -103,28 +109,12 @@ def what_if(log: Path, against: Path, stream: bool) -> dict[str, Any]:
 
 
 def measure_what_if(log: Path, against: Path, stream: bool, key: str) -> Line:
-    """Run `what_if` in a fresh interpreter; the line's value is its peak RSS in MB."""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.memory", "--what-if", str(log), str(against)]
-        + (["--rows"] if stream else []),
-        cwd=Path(__file__).resolve().parent.parent,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    seconds = float(result["seconds"])
+    """Peak RSS in MB of one what-if of `log`, every child kept or streamed, in a fresh
+    interpreter."""
     how = "children streamed to a row file (--rows)" if stream else "every child kept in the report"
-    return Line(
-        key,
-        f"peak RSS of a what-if, {how} ({ENGINE}, fresh process)",
-        result["count"] / seconds if seconds > 0 else 0.0,
-        "children/s",
-        int(result["count"]),
-        seconds,
-        value=int(result["peak_rss_kb"]) / 1024,
-        value_unit="MB",
-    )
+    args = ["--what-if", str(log), str(against), *(["--rows"] if stream else [])]
+    what = f"peak RSS of a what-if, {how} ({ENGINE}, fresh process)"
+    return _in_fresh_process(args, key, what, "children/s")
 
 
 def main(argv: list[str]) -> int:

@@ -14,6 +14,7 @@ head names the last record.
 from __future__ import annotations
 
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
@@ -54,7 +55,7 @@ def _row(values: Sequence[Any], position: int) -> Row:
     )  # fmt: skip
 
 
-class SqlStore:
+class SqlStore(ABC):
     """A decision log in two tables. Subclasses say how to talk to their database."""
 
     RECORDS: ClassVar[str]
@@ -71,17 +72,17 @@ class SqlStore:
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
         raise NotImplementedError
 
-    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
-        raise NotImplementedError
+    @abstractmethod
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]: ...
 
-    def _writing(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
+    @abstractmethod
+    def _writing(self) -> AbstractContextManager[None]: ...
 
-    def _reading(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
+    @abstractmethod
+    def _reading(self) -> AbstractContextManager[None]: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
     # -- shared ---------------------------------------------------------------------------------
     def _sql(self, text: str) -> str:
@@ -141,8 +142,8 @@ class SqlStore:
                 )
         return placed(chained, pending)
 
-    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None: ...
 
     def rows(self, first: int | None = None, last: int | None = None) -> Iterator[Row]:
         if first is None and last is None:
@@ -200,8 +201,8 @@ class SqlStore:
     def torn_tail(self) -> TornTail | None:
         return None
 
-    def _has_log(self) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def _has_log(self) -> bool: ...
 
 
 def _seq_spans(
