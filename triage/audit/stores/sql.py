@@ -69,8 +69,8 @@ class SqlStore(ABC):
         self._genesis: Genesis | None = None
 
     # -- what each database does its own way --------------------------------------------------
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        raise NotImplementedError
+    @abstractmethod
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]: ...
 
     @abstractmethod
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]: ...
