@@ -102,10 +102,11 @@ def _json_errors(ctx: click.Context, param: click.Parameter, value: bool) -> boo
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "Route and explain": ("route", "explain", "journey"),
+    "Route and explain": ("route", "explain", "journey", "outcome"),
     "Check the rules": ("scenarios", "fidelity", "vocabulary", "lint", "graph", "schema"),
     "Audit a decision log": ("verify", "show", "replay", "report"),
     "Try it out": ("demo", "simulate"),
+    "Run it as a service": ("serve",),
 }
 
 
