@@ -84,10 +84,11 @@ def verify(target: Path) -> Line:
     return line("e_verify", label, count, seconds, "records/s")
 
 
-def what_if_rules(directory: Path) -> Path:
-    """A copy of the Kent rulebook with one threshold lowered: three level-2 needs -> two."""
+def what_if_rules(directory: Path, source: Path | None = None) -> Path:
+    """A copy of the Kent rulebook (or `source`, a Kent edition) with one threshold lowered:
+    three level-2 needs -> two."""
     target = directory / "kent-what-if"
-    shutil.copytree(bundled_rules_dir(), target)
+    shutil.copytree(bundled_rules_dir() if source is None else source, target)
     rules = target / "rules.yaml"
     text = rules.read_text(encoding="utf-8")
     at = text.index(WHAT_IF_RULE)

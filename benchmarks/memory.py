@@ -1,6 +1,6 @@
 """Peak memory after routing many referrals, measured in a fresh process each time.
 
-`python -m benchmarks.memory POPULATION COUNT` routes COUNT referrals with one compiled
+`python -m benchmarks.memory POPULATION COUNT [RULES]` routes COUNT referrals with one compiled
 `FrontDoor`, reading the JSON Lines population file in turn (again from the top when it runs
 out, each pass with new referral ids), discards the decisions, and prints one JSON object:
 the count, the seconds, and the peak resident set size (VmHWM) in kB. The file is streamed, so
@@ -38,10 +38,11 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def route_many(population: Path, count: int) -> dict[str, Any]:
+def route_many(population: Path, count: int, rules: Path | None = None) -> dict[str, Any]:
     from triage.engine import FrontDoor
+    from triage.loader import load_rulebook
 
-    door = FrontDoor(engine=ENGINE)
+    door = FrontDoor(None if rules is None else load_rulebook(rules), engine=ENGINE)
     routed = passes = 0
     start = time.perf_counter()
     while routed < count:
@@ -81,10 +82,11 @@ def _in_fresh_process(args: list[str], key: str, what: str, unit: str) -> Line:
     )
 
 
-def measure(population: Path, count: int, key: str) -> Line:
+def measure(population: Path, count: int, key: str, rules: Path | None = None) -> Line:
     """Peak RSS in MB after routing `count` referrals, in a fresh interpreter."""
     what = f"peak RSS after {count:,} routed referrals ({ENGINE}, fresh process)"
-    return _in_fresh_process([str(population), str(count)], key, what, "referrals/s")
+    args = [str(population), str(count), *([] if rules is None else [str(rules)])]
+    return _in_fresh_process(args, key, what, "referrals/s")
 
 
 def what_if(log: Path, against: Path, stream: bool) -> dict[str, Any]:
@@ -122,7 +124,8 @@ def main(argv: list[str]) -> int:
     if argv[0] == "--what-if":
         print(json.dumps(what_if(Path(argv[1]), Path(argv[2]), "--rows" in argv[3:])))
         return 0
-    print(json.dumps(route_many(Path(argv[0]), int(argv[1]))))
+    rules = Path(argv[2]) if len(argv) > 2 else None
+    print(json.dumps(route_many(Path(argv[0]), int(argv[1]), rules)))
     return 0
 
 

@@ -44,6 +44,13 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON results file")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        default=None,
+        help="a rulebook directory (default: the bundled Kent rulebook); the what-if lowers "
+        "Kent's accumulated level-2 threshold, so it must be an edition of Kent",
+    )
     options = parser.parse_args(argv)
     if options.smoke:
         for name, value in SMOKE.items():
@@ -91,7 +98,7 @@ def judge(lines: dict[str, Line]) -> None:
 
 def run(options: argparse.Namespace, work: Path) -> tuple[list[Line], dict[str, Any]]:
     say = _progress
-    rulebook = load_rulebook()
+    rulebook = load_rulebook(options.rules)
     say(f"simulating {options.n:,} referrals (seed {options.seed})")
     population = list(simulate(options.n, options.seed, rulebook))
     population_file = work / "population.jsonl"
@@ -109,7 +116,7 @@ def run(options: argparse.Namespace, work: Path) -> tuple[list[Line], dict[str, 
     say("(e) verify")
     found.append(audit.verify(large))
     large.unlink()
-    rules = audit.what_if_rules(work)
+    rules = audit.what_if_rules(work, options.rules)
     for against in (None, rules):
         for workers in (1, 2):
             say(f"({'f' if against is None else 'g'}) {workers} worker(s)")
@@ -124,11 +131,12 @@ def run(options: argparse.Namespace, work: Path) -> tuple[list[Line], dict[str, 
         ("memory_large", options.memory_large),
     ):
         say(f"memory after {count:,}")
-        found.append(memory.measure(population_file, count, key))
+        found.append(memory.measure(population_file, count, key, options.rules))
     for key, stream in (("memory_what_if_kept", False), ("memory_what_if_rows", True)):
         say(f"memory of a what-if, {'rows streamed' if stream else 'children kept'}")
         found.append(memory.measure_what_if(log, rules, stream, key))
     extra = {
+        "rulebook": f"{rulebook.rulebook.id} {rulebook.rulebook.version}",
         "engine_faults_in_log": routing.ENGINE_FAULTS[0],
         "large_log_build_seconds": build_seconds,
         "what_if_start_up": {"records": start_up.count, "seconds": start_up.seconds},
@@ -171,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "batch": options.batch,
             "seed": options.seed,
             "smoke": options.smoke,
-            "rulebook": "kent",
+            "rulebook": extra.pop("rulebook"),
             "memory_engine": memory.ENGINE,
             "replay_engine": audit.ENGINE,
         },
