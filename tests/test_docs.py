@@ -110,3 +110,18 @@ def test_the_architecture_table_names_every_module_and_only_modules_that_exist()
         assert relative in entries or folders & entries, (
             f"triage/{relative} is not in docs/architecture.md's module table"
         )
+
+
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_of_triage_is_over_500_lines() -> None:
+    """Modules are split by responsibility before they grow past what a newcomer can hold in
+    their head (issue 11): every `.py` file under `triage/` has at most 500 lines."""
+    lengths = {
+        module.relative_to(ROOT).as_posix(): len(module.read_text(encoding="utf-8").splitlines())
+        for module in (ROOT / "triage").rglob("*.py")
+    }
+    assert len(lengths) > 50, "the walk found the package's modules"
+    too_long = {name: lines for name, lines in lengths.items() if lines > MAX_MODULE_LINES}
+    assert too_long == {}

@@ -42,7 +42,7 @@ from pydantic import Field, JsonValue, StringConstraints, ValidationError, model
 
 from triage._base import IsoDate, Level, M, Model
 from triage.engine import EngineName, FrontDoor
-from triage.errors import Problem, ReferralInvalid, ScenarioInvalid
+from triage.errors import Problem, ReferralInvalid, ScenarioInvalid, UsageError
 from triage.loader import read_yaml
 from triage.referral import About, field_path
 from triage.rulebook import Rulebook
@@ -220,6 +220,16 @@ def _remap(located: LocatedCase, remapping: Remapping) -> LocatedCase | None:
     # A copy, not an edit: the case file stays as it was encoded.
     moved = case.model_copy(update={"unlisted": kept, "referral": referral})
     return LocatedCase(located.file, moved, (*located.remapped, remapping))
+
+
+def default_cases_dir() -> Path:
+    """The published cases `triage fidelity` routes when given no folder: examples/fidelity of
+    this checkout, else of the working directory."""
+    checkout = Path(__file__).resolve().parent.parent / "examples" / "fidelity"
+    cases_dir = checkout if checkout.is_dir() else Path("examples") / "fidelity"
+    if not cases_dir.is_dir():
+        raise UsageError("no examples/fidelity here: give the cases' DIR")
+    return cases_dir
 
 
 def load_cases(paths: Iterable[str | Path]) -> list[LocatedCase]:

@@ -9,28 +9,29 @@ Rules come in three kinds, told apart by their outcome (`then`):
 - **flag rules** (`then: {flag: F}`): every flag rule that holds adds its flag.
 
 `route: current_service` sends the child to the route that serves the service the child is
-already open to (see `services`).
+already open to (see `services`). What each entry cites, and on which dates, is
+`triage.citations`.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 from functools import cached_property
-from itertools import pairwise
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import (
-    Discriminator,
-    Field,
-    SerializerFunctionWrapHandler,
-    StringConstraints,
-    Tag,
-    model_serializer,
-)
+from pydantic import Discriminator, Field, StringConstraints, Tag
 
 from triage._base import IsoDate, Level, Model
 from triage.canonical import fingerprint
+
+# The `as` imports keep the citations importable from here, as before they had a module.
+from triage.citations import LOCAL_CHOICE as LOCAL_CHOICE
+from triage.citations import Cited, in_force
+from triage.citations import DatedReference as DatedReference
+from triage.citations import Reference as Reference
+from triage.citations import cite as cite
+from triage.citations import edition_gaps as edition_gaps
 from triage.conditions import (
     JOURNEY_ONLY,
     REFERRAL_ONLY,
@@ -52,90 +53,6 @@ if TYPE_CHECKING:
 SnakeId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)]
 CURRENT_SERVICE = "current_service"
 MANUAL_REVIEW = "manual_review"
-LOCAL_CHOICE = "local choice of this rulebook"
-
-
-class DatedReference(Model):
-    """One edition of a source, in force from `effective_from` to `effective_to` (inclusive;
-    either open). A reference that changed between editions is a list of these."""
-
-    text: str = Field(min_length=1)
-    effective_from: IsoDate | None = None
-    effective_to: IsoDate | None = None
-
-    def in_force(self, on: date) -> bool:
-        return (self.effective_from is None or self.effective_from <= on) and (
-            self.effective_to is None or on <= self.effective_to
-        )
-
-
-Reference = (
-    Annotated[str, StringConstraints(min_length=1)]
-    | Annotated[tuple[DatedReference, ...], Field(min_length=1)]
-)
-
-
-class _Cited(Model):
-    """A rulebook entry that cites its source, and may say that this rulebook, not the source,
-    chose its level or threshold (`local_choice`: why)."""
-
-    reference: Reference = Field(description="The guidance, or its editions with dates.")
-    local_choice: str | None = Field(
-        default=None,
-        min_length=1,
-        description="Set when this rulebook chose the level or threshold: why.",
-    )
-
-    @model_serializer(mode="wrap")
-    def _without_unset_choice(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # An entry without a local choice dumps as it did before the field existed, so a
-        # rulebook that uses none keeps its fingerprint (and old decision logs replay).
-        data = handler(self)
-        if isinstance(data, dict) and data.get("local_choice") is None:
-            data.pop("local_choice", None)
-        return data
-
-    def reference_on(self, on: date) -> str:
-        """The reference text of the edition in force on a date (a plain reference: itself).
-        Outside every edition, the nearest one: the first before it began, the last after."""
-        if isinstance(self.reference, str):
-            return self.reference
-        for edition in self.reference:
-            if edition.in_force(on):
-                return edition.text
-        first = self.reference[0]
-        if first.effective_from is not None and on < first.effective_from:
-            return first.text
-        return self.reference[-1].text
-
-
-def edition_gaps(
-    reference: tuple[DatedReference, ...], start: date | None, end: date | None
-) -> list[str]:
-    """Why dated editions do not cite exactly one edition on every day from start to end (None:
-    open): editions out of order, overlapping, with a gap between them, or ending too soon."""
-    found: list[str] = []
-    for before, after in pairwise(reference):
-        if before.effective_to is None or after.effective_from is None:
-            found.append("only the first edition may be open at the start, the last at the end")
-        elif after.effective_from != before.effective_to + timedelta(days=1):
-            found.append(
-                f"the edition from {after.effective_from} does not start the day after the "
-                f"edition before it ends ({before.effective_to})"
-            )
-    first, last = reference[0].effective_from, reference[-1].effective_to
-    if first is not None and (start is None or start < first):
-        found.append(f"no edition is in force before {first}")
-    if last is not None and (end is None or end > last):
-        found.append(f"no edition is in force after {last}")
-    return found
-
-
-def cite(item: _Cited, as_of: date) -> str:
-    """What a reason cites for a rule or an indicator on a date: the edition of its source in
-    force then, and this rulebook's local choice in words where it made one."""
-    text = item.reference_on(as_of)
-    return text if item.local_choice is None else f"{text}; {LOCAL_CHOICE}: {item.local_choice}"
 
 
 def concern_words(indicator: Indicator) -> str:
@@ -147,12 +64,7 @@ def concern_words(indicator: Indicator) -> str:
     return f"{words} ({LOCAL_CHOICE}: {indicator.local_choice})"
 
 
-def in_force(effective_from: date, effective_to: date | None, on: date) -> bool:
-    """In force on a date: from `effective_from` to `effective_to` (inclusive; None: open)."""
-    return effective_from <= on and (effective_to is None or on <= effective_to)
-
-
-class Indicator(_Cited):
+class Indicator(Cited):
     id: SnakeId
     label: str = Field(min_length=1)
     domain: Domain
@@ -187,7 +99,7 @@ class OverrideReason(Model):
     )
 
 
-class Timescale(_Cited):
+class Timescale(Cited):
     """How soon a route must be acted on, in working days, in force from a date."""
 
     urgency: SnakeId
@@ -257,7 +169,7 @@ Outcome = Annotated[
 RuleKind = Literal["level", "route", "flag", "step"]
 
 
-class Rule(_Cited):
+class Rule(Cited):
     id: SnakeId
     title: str = Field(
         min_length=1, description="One plain-English sentence: why this rule decides."
