@@ -527,6 +527,43 @@ def test_group_help_lists_every_command_once_by_task() -> None:
     assert lines[route_at - 1] == "Route and explain:"
 
 
+def test_python_dash_m_runs_the_same_command_line_as_the_script() -> None:
+    """`python -m triage.cli` (the Makefile's `schemas` target) and the installed `triage`
+    script are one command line: the same help, the same program name, the same commands."""
+    module = subprocess.run(
+        [sys.executable, "-m", "triage.cli", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    installed = script("--help")
+
+    assert module.returncode == installed.returncode == 0, module.stderr
+    assert module.stdout.startswith("Usage: triage [OPTIONS] COMMAND [ARGS]...")
+    assert module.stdout == installed.stdout
+    (entry,) = metadata.entry_points(group="console_scripts", name="triage")
+    assert entry.value == "triage.cli:main"
+
+
+def test_every_command_is_registered_on_the_group_from_its_module() -> None:
+    """The commands live in modules by task (triage/cli/): each of the 17 is on the group, and
+    each is defined in the module its section of `triage --help` names."""
+    homes = {
+        "triage.cli.routing": {"route", "explain", "journey", "outcome"},
+        "triage.cli.rules": {"scenarios", "fidelity", "vocabulary", "lint", "graph", "schema"},
+        "triage.cli.audit": {"verify", "show", "replay", "report"},
+        "triage.cli.demo": {"demo", "simulate"},
+        "triage.cli.service": {"serve"},
+    }
+    found: dict[str, set[str]] = {}
+    for name, command in cli.commands.items():
+        assert command.callback is not None
+        found.setdefault(command.callback.__module__, set()).add(name)
+    assert found == homes
+
+
 def test_route_help_documents_its_options() -> None:
     """`triage route --help` documents --batch, --rules, --engine and --as-of."""
     result = run("route", "--help")
