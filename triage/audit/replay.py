@@ -102,6 +102,23 @@ Job = tuple[str, Span, str | None, str | None, str | None]
 Result = tuple[int, int, list[Outcome], list[JourneyOutcome]]
 
 
+class _Revised:
+    """A what-if `Rulebook` (not a directory): its door and journeys, made once, in process."""
+
+    def __init__(self, rulebook: Rulebook, engine: str | None) -> None:
+        self.rulebook = rulebook
+        self.engine = engine or "compiled"  # pure Python, and no engine state left behind
+        self.door = FrontDoor(rulebook, engine=self.engine)  # type: ignore[arg-type]
+        self._journeys: dict[str, Journeys] = {}
+
+    def journeys(self, pathway_body: str) -> Journeys:
+        if pathway_body not in self._journeys:
+            definition = Pathway.model_validate(json.loads(pathway_body)["snapshot"])
+            graph = PathwayGraph(definition, rulebook=self.rulebook)
+            self._journeys[pathway_body] = Journeys(self.rulebook, graph, engine=self.engine)  # type: ignore[arg-type]
+        return self._journeys[pathway_body]
+
+
 class _Log:
     """One process's reading of a log: a store connection and the rulebook snapshots fetched
     through it (each at most once)."""
@@ -153,9 +170,11 @@ def _replay_span(
     rules_dir: str | None,
     engine_override: str | None,
     as_of_override: str | None,
+    revised: _Revised | None = None,
 ) -> Result:
     """Replay the decision and journey records of a span (the genesis and the snapshots are not
     decisions: skipped)."""
+    whatif = rules_dir is not None or revised is not None
     outcomes: list[Outcome] = []
     journeys: list[JourneyOutcome] = []
     doors: dict[tuple[str, str], FrontDoor] = {}  # looked up once per span, not per record
@@ -165,7 +184,7 @@ def _replay_span(
     for seq, kind, body in rows:
         if kind == JOURNEY_KIND:
             journeys.append(
-                _replay_journey(log, seq, body, rules_dir, engine_override, as_of_override)
+                _replay_journey(log, seq, body, rules_dir, engine_override, as_of_override, revised)
             )
             continue
         if kind != DECISION_KIND:
@@ -173,7 +192,7 @@ def _replay_span(
         record = from_json(body)  # pydantic-core's parser: a quarter faster than json's
         fingerprint = record["rulebook"]["fingerprint"]
         engine = engine_override or record["input"]["engine"]
-        door = doors.get((fingerprint, engine))
+        door = revised.door if revised is not None else doors.get((fingerprint, engine))
         if door is None:
             snapshot = None if rules_dir is not None else log.needed(seq, fingerprint)
             door = _door(snapshot, rules_dir, engine)
@@ -183,7 +202,7 @@ def _replay_span(
         try:
             referral = door.validate(record["input"]["referral"])
         except ReferralInvalid as invalid:
-            under = "the what-if rulebook" if rules_dir is not None else "its own rulebook"
+            under = "the what-if rulebook" if whatif else "its own rulebook"
             problems = "; ".join(
                 f"{p.location}: {p.message}" + ("" if p.value is None else f" (got {p.value!r})")
                 for p in invalid.problems
@@ -193,7 +212,7 @@ def _replay_span(
             ) from None
         old = record["output"]
         new: list[tuple[int | None, str, tuple[str, ...]]]
-        if rules_dir is None:  # faithful: every outcome field of every decision is compared
+        if not whatif:  # faithful: every outcome field of every decision is compared
             decisions = door.route_validated(referral, as_of)
             new = [(d.level, d.route, d.flags) for d in decisions]
             same = [
@@ -242,21 +261,27 @@ def _replay_journey(
     rules_dir: str | None,
     engine_override: str | None,
     as_of_override: str | None,
+    revised: _Revised | None = None,
 ) -> JourneyOutcome:
     """Decide a logged journey event again, on its rulebook and pathway snapshots (what-if: on
     the revised rulebook, with the same pathway), and compare the moves."""
     record = from_json(body)
     given = record["input"]
-    rulebook = None if rules_dir is not None else log.needed(seq, record["rulebook"]["fingerprint"])
+    whatif = rules_dir is not None or revised is not None
+    rulebook = None if whatif else log.needed(seq, record["rulebook"]["fingerprint"])
     pathway = log.needed(seq, given["pathway"]["fingerprint"], PATHWAY_SNAPSHOT_KIND)
-    journeys = _journeys(rulebook, pathway, rules_dir, engine_override or given["engine"])
+    journeys = (
+        revised.journeys(pathway)
+        if revised is not None
+        else _journeys(rulebook, pathway, rules_dir, engine_override or given["engine"])
+    )
     as_of = date.fromisoformat(as_of_override or given["as_of"])
     (before,) = record["output"]
     try:
         after = journeys.decide(given["event"], as_of=as_of).model_dump(mode="json")
     except MoveRefused:
         after = {"kind": "refused", "to_service": before["from_service"]}
-    if rules_dir is None:
+    if not whatif:
         same = {k: v for k, v in before.items() if k not in JOURNEY_IGNORED} == {
             k: v for k, v in after.items() if k not in JOURNEY_IGNORED
         }
@@ -359,7 +384,7 @@ def _in_order(pool: Executor, work: Callable[[J], R], jobs: Iterable[J], ahead: 
 def replay_log(
     target: str | Path,
     *,
-    against: str | Path | None = None,
+    against: str | Path | Rulebook | None = None,
     workers: int = 1,
     engine: str | None = None,
     as_of: date | None = None,
@@ -368,7 +393,9 @@ def replay_log(
     allow_unanchored_tail: bool = False,
     rows: Callable[[ChildOutcome], None] | None = None,
 ) -> ReplayReport:
-    """Replay every decision record (faithful), or evaluate it under `against` (what-if).
+    """Replay every decision record (faithful), or evaluate it under `against` (what-if): a
+    rulebook directory, or a `Rulebook` built in code (a copy of a loaded one with a change:
+    decided in this process, on `engine` or else the compiled evaluator; `workers` is unused).
 
     `rows(outcome)` is told of every child as it comes; with it the report keeps no list of
     outcomes (`outcomes` stays empty), so memory stays flat for a log of any size.
@@ -382,15 +409,20 @@ def replay_log(
     journey records are read and skipped), so a bar sized by the log's record count (its head
     seq, or `verify_log`'s count) ends full."""
     store = open_store(target)
-    report = ReplayReport(
-        store.target, against=None if against is None else str(against), keep_outcomes=rows is None
-    )
-    rules_dir = None if against is None else str(against)
+    revised = against if isinstance(against, Rulebook) else None
+    named = None if against is None else str(against)
+    if revised is not None:
+        named = f"rulebook {revised.id} {revised.version} (fingerprint {revised.fingerprint[:12]})"
+    report = ReplayReport(store.target, against=named, keep_outcomes=rows is None)
+    rules_dir = None if against is None or revised is not None else str(against)
     as_of_text = None if as_of is None else as_of.isoformat()
     try:
         if rules_dir is not None:
-            load_rulebook(rules_dir)  # fail early, with the loader's errors, before any work
-        tally = OutcomeTally(whatif=rules_dir is not None)
+            # Fail early, with the loader's errors, before any work.
+            report.continuum = tuple(route.id for route in load_rulebook(rules_dir).routes)
+        elif revised is not None:
+            report.continuum = tuple(route.id for route in revised.routes)
+        tally = OutcomeTally(whatif=against is not None)
         if verify:
             # A forged record is re-decided as faithfully as a true one: only the chain can
             # tell them apart, so a log that does not verify is not replayed.
@@ -407,6 +439,12 @@ def replay_log(
         # The managers' outcomes are read in the chain check's pass (the parent reads no other
         # record): with verify=False they are not reported.
         report.manager = tally if tally.outcomes else None
+        if revised is not None:
+            log, whatif = _Log(store), _Revised(revised, engine)
+            done = (
+                _replay_span(log, s, None, engine, as_of_text, whatif) for s in store.spans(CHUNK)
+            )
+            return _collect(report, done, progress, rows)
         return _replay(store, report, rules_dir, workers, engine, as_of_text, progress, rows)
     finally:
         store.close()

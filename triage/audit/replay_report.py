@@ -64,6 +64,7 @@ class ReplayReport:
     journeys_different: int = 0
     journey_changes: list[JourneyOutcome] = field(default_factory=list)  # the first shown
     manager: OutcomeTally | None = None  # the managers' outcomes, when the log holds any
+    continuum: tuple[str, ...] = ()  # what-if: the revised rulebook's routes, lowest first
 
     def add_journey(self, outcome: JourneyOutcome) -> None:
         self.journeys += 1
@@ -190,7 +191,11 @@ def render_replay(report: ReplayReport, fmt: str = "table", limit: int = 50) -> 
             "",
             *matrix(report.level_matrix(), "levels", order=tuple(LEVEL_NAMES)),
             "",
-            *matrix(report.route_matrix(), "routes", order=_continuum(report.against)),
+            *matrix(
+                report.route_matrix(),
+                "routes",
+                order=report.continuum or _continuum(report.against),
+            ),
             "",
         ]
         lines += [
