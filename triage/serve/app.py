@@ -377,10 +377,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     install(app)
     build_routes(app)
-    if not service.tokens:  # a practitioner's own machine (loopback): the playground too
-        from triage.serve.pages import install_pages
+    from triage.serve.pages import install_pages
 
-        install_pages(app, _service)
+    # The playground only on a practitioner's own machine (loopback, no tokens); the log's
+    # pages wherever there is a log, behind the roles when there are tokens.
+    install_pages(app, _service, playground=not service.tokens)
 
     @app.middleware("http")
     async def headers_and_access_log(
