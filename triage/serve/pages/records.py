@@ -202,9 +202,10 @@ def install(app: FastAPI, service_of: ServiceOf) -> None:
         target = service.settings.log
 
         def work() -> tuple[Any, Any]:
-            with service.lock:
+            with service.lock:  # the service's own connection to the log
                 verified = verify_store(service.log.store)
-                report = replay_log(target, engine="compiled") if verified.chain_ok else None
+            # Replay reads through its own connection: routing goes on meanwhile.
+            report = replay_log(target, engine="compiled") if verified.chain_ok else None
             return verified, report
 
         try:
