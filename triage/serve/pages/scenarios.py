@@ -42,9 +42,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def bundled_scenarios() -> Path | None:
-    """The scenario files that come with triage: `examples/scenarios/` of a source checkout."""
-    folder = Path(triage.__file__).resolve().parent.parent / "examples" / "scenarios"
-    return folder if folder.is_dir() else None
+    """The scenario files that come with triage: `examples/scenarios/`, in the wheel or in a
+    source checkout."""
+    package = Path(triage.__file__).resolve().parent
+    for folder in (package / "_bundled" / "scenarios", package.parent / "examples" / "scenarios"):
+        if folder.is_dir():
+            return folder
+    return None
 
 
 @dataclass(frozen=True)
