@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -401,3 +402,25 @@ def recent_referral_dates(child: dict[str, Any], received: date) -> st.SearchStr
         born = date.fromisoformat(child["date_of_birth"])
         furthest = min(furthest, (received - born).days + 270)
     return st.integers(0, furthest).map(lambda d: (received - timedelta(days=d)).isoformat())
+
+
+def whatif_changes(
+    thresholds: Sequence[str], indicators: Sequence[str]
+) -> st.SearchStrategy[dict[str, str]]:
+    """A change the playground's what-if form can send: a threshold (`rule/N/min`) and a value,
+    or an indicator and a level; values a little outside the form's range too."""
+    threshold = st.fixed_dictionaries(
+        {
+            "change": st.just("threshold"),
+            "threshold": st.sampled_from(list(thresholds)),
+            "value": st.integers(0, 12).map(str),
+        }
+    )
+    indicator = st.fixed_dictionaries(
+        {
+            "change": st.just("indicator"),
+            "indicator": st.sampled_from(list(indicators)),
+            "level": st.sampled_from(["1", "2", "3", "4"]),
+        }
+    )
+    return threshold | indicator

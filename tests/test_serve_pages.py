@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
 
 from tests.conftest import concerns, make_referral
+from tests.strategies import whatif_changes
 from triage import FrontDoor, Rulebook, load_rulebook
 from triage.audit import DecisionLog, replay_log
 from triage.serve import Settings, create_app, hash_token
@@ -188,3 +191,53 @@ def test_replay_against_a_rulebook_in_memory_agrees_with_one_on_disk(
     assert in_memory.levels == on_disk.levels
     assert in_memory.routes == on_disk.routes
     assert in_memory.continuum == tuple(route.id for route in load_rulebook(directory).routes)
+
+
+KENT = load_rulebook()
+
+
+def _differences(old: Any, new: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The paths at which two JSON values differ."""
+    if isinstance(old, dict) and isinstance(new, dict) and old.keys() == new.keys():
+        return [p for key in old for p in _differences(old[key], new[key], (*at, key))]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            p
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for p in _differences(a, b, (*at, i))
+        ]
+    return [] if old == new else [at]
+
+
+# Each example validates a whole rulebook (about 60 ms): 50 keep the test to a few seconds.
+@settings(max_examples=50)
+@given(change=whatif_changes([t.id for t in thresholds(KENT)], [i.id for i in KENT.indicators]))
+def test_a_revision_changes_the_one_value_asked_and_the_version_only(
+    change: dict[str, str],
+) -> None:
+    """Invariant: the what-if's rulebook is the loaded one but for the version and the one value
+    the form names (or the change is refused, beside a field)."""
+    try:
+        revised, _ = revise(KENT, change)
+    except RevisionRefused as refused:
+        assert refused.field in ("value", "level")
+        return
+    old, new = KENT.model_dump(mode="json"), revised.model_dump(mode="json")
+    changed = [p for p in _differences(old, new) if p != ("rulebook", "version")]
+    assert new["rulebook"]["version"] == old["rulebook"]["version"] + "+what-if"
+    if change["change"] == "indicator":
+        index = [i["id"] for i in old["indicators"]].index(change["indicator"])
+        same = old["indicators"][index]["level"] == int(change["level"])
+        assert changed == ([] if same else [("indicators", index, "level")])
+        assert new["indicators"][index]["level"] == int(change["level"])
+        return
+    rule, _, bound = change["threshold"].split("/")
+    index = [r["id"] for r in old["rules"]].index(rule)
+    assert len(changed) <= 1
+    for path in changed:
+        assert path[:3] == ("rules", index, "when")
+        assert path[-1] == bound
+        value: Any = new
+        for part in path:
+            value = value[part]
+        assert value == int(change["value"])
