@@ -241,3 +241,13 @@ def test_a_revision_changes_the_one_value_asked_and_the_version_only(
         for part in path:
             value = value[part]
         assert value == int(change["value"])
+
+
+def test_a_form_over_the_size_limit_is_refused_whole(open_client: TestClient) -> None:
+    """413, never a form read in part (a cut body could drop a concern and route lower)."""
+    form = {"received_on": "2026-03-02", "concern": ["domestic_abuse"] * 200}
+    response = open_client.post("/", data=form)
+    assert response.status_code == 413
+    assert "refused: the form is over the size limit" in response.text
+    outcome = {"decision_id": "p-x", "seq": "3", "outcome": "accepted", "note": "x" * 3000}
+    assert open_client.post("/log/outcome", data=outcome).status_code == 413

@@ -30,6 +30,7 @@ from triage.errors import MoveRefused, OutcomeRefused, TriageError
 from triage.serve.pages._rendering import (
     FORM,
     ServiceOf,
+    bounded_body,
     common,
     media_type,
     page,
@@ -156,7 +157,9 @@ def install(app: FastAPI, service_of: ServiceOf) -> None:
             return refused
         if not same_site(request) or media_type(request) != FORM:
             return record_page(service, "", 403, problem="refused: the form came from elsewhere")
-        body = (await request.body())[: service.settings.max_body]
+        body = await bounded_body(request, service.settings.max_body)
+        if body is None:
+            return record_page(service, "", 413, problem="the form is over the size limit")
         given = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         values = {k: v[-1] for k, v in given.items() if k in OUTCOME_FIELDS}
         which = values.get("seq", "")

@@ -22,7 +22,15 @@ from starlette.concurrency import run_in_threadpool
 from triage.changes import what_would_change
 from triage.errors import ReferralInvalid
 from triage.referral import Consent, Notification
-from triage.serve.pages._rendering import FORM, ServiceOf, common, media_type, page, same_site
+from triage.serve.pages._rendering import (
+    FORM,
+    ServiceOf,
+    bounded_body,
+    common,
+    media_type,
+    page,
+    same_site,
+)
 from triage.serve.pages.picture import Pictures
 
 # Where a referral's problem is shown on the form (the form has one child).
@@ -122,7 +130,10 @@ def install(app: FastAPI, service_of: ServiceOf) -> None:
             )
         if media_type(request) != FORM:
             return page("form.html", 415, values=DEFAULTS, errors={}, **common(service))
-        body = (await request.body())[: service.settings.max_body]
+        body = await bounded_body(request, service.settings.max_body)
+        if body is None:
+            errors = {"received_on": "refused: the form is over the size limit"}
+            return page("form.html", 413, values=DEFAULTS, errors=errors, **common(service))
         values = form_values(body)
         recording = values["record"] and service.log is not None
         # A recorded referral gets ids of its own: the log holds one decision per id.
