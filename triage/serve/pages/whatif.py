@@ -141,7 +141,7 @@ def revise(rulebook: Rulebook, change: dict[str, str]) -> tuple[Rulebook, str]:
         index = next(i for i, rule in enumerate(data["rules"]) if rule["id"] == rule_id)
         _, bounds = list(_counts(data["rules"][index]["when"]))[int(number)]
         bounds[bound] = int(value)
-        words = f"{known[wanted].words.split(':')[0]}: {bound} {known[wanted].value} -> {value}"
+        words = f"{rule_id}: {bound} {known[wanted].value} -> {value}"
     try:
         return _validated(data), words
     except RulebookInvalid as invalid:
