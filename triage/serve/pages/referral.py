@@ -132,8 +132,8 @@ def install(app: FastAPI, service_of: ServiceOf) -> None:
             return page("form.html", 415, values=DEFAULTS, errors={}, **common(service))
         body = await bounded_body(request, service.settings.max_body)
         if body is None:
-            errors = {"received_on": "refused: the form is over the size limit"}
-            return page("form.html", 413, values=DEFAULTS, errors=errors, **common(service))
+            too_big = {"received_on": "refused: the form is over the size limit"}
+            return page("form.html", 413, values=DEFAULTS, errors=too_big, **common(service))
         values = form_values(body)
         recording = values["record"] and service.log is not None
         # A recorded referral gets ids of its own: the log holds one decision per id.
