@@ -57,7 +57,7 @@ class Server:
 
 
 @contextmanager
-def serving(work: Path, name: str) -> Iterator[Server]:
+def serving(work: Path, name: str, workers: int = 1) -> Iterator[Server]:
     """`triage serve` with a token and the SQLite log `work/<name>.sqlite`, until the block
     ends (then stopped, unless it was killed). Its access log goes to `work/<name>.err`."""
     tokens = work / "tokens"
@@ -65,9 +65,10 @@ def serving(work: Path, name: str) -> Iterator[Server]:
     log = f"sqlite:///{work / name}.sqlite"
     port = _free_port()
     command = [sys.executable, "-m", "triage.cli", "serve", "--port", str(port)]
+    command += ["--workers", str(workers), "--engine", "durable"]
     with (work / f"{name}.err").open("wb") as err:
         process = subprocess.Popen(
-            [*command, "--tokens", str(tokens), "--log", log, "--engine", "durable"],
+            [*command, "--tokens", str(tokens), "--log", log],
             env={**os.environ, "TRIAGE_LOG_KEY": KEY},
             stdout=subprocess.DEVNULL,
             stderr=err,
