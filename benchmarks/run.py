@@ -118,8 +118,8 @@ def run(options: argparse.Namespace, work: Path) -> tuple[list[Line], dict[str, 
     found: list[Line] = routing.engine_lines(rulebook, population, log, options.batch, say)
     # (h) right after (b), so that the machine's load is alike for the ratio between them.
     bodies = [json.dumps(referral) for referral in population[: options.serve_n]]
-    served, latency = serve.under_load(work, bodies, say)
-    served.append(serve.crash_line(work, bodies, say))
+    served, latency = serve.under_load(work, bodies, say, options.rules)
+    served.append(serve.crash_line(work, bodies, say, options.rules))
     del population, bodies
     gc.unfreeze()
     gc.collect()

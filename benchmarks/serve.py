@@ -57,7 +57,9 @@ class Server:
 
 
 @contextmanager
-def serving(work: Path, name: str, workers: int = 1) -> Iterator[Server]:
+def serving(
+    work: Path, name: str, workers: int = 1, rules: Path | None = None
+) -> Iterator[Server]:
     """`triage serve` with a token and the SQLite log `work/<name>.sqlite`, until the block
     ends (then stopped, unless it was killed). Its access log goes to `work/<name>.err`."""
     tokens = work / "tokens"
@@ -66,6 +68,8 @@ def serving(work: Path, name: str, workers: int = 1) -> Iterator[Server]:
     port = _free_port()
     command = [sys.executable, "-m", "triage.cli", "serve", "--port", str(port)]
     command += ["--workers", str(workers), "--engine", "durable"]
+    if rules is not None:
+        command += ["--rules", str(rules)]
     with (work / f"{name}.err").open("wb") as err:
         process = subprocess.Popen(
             [*command, "--tokens", str(tokens), "--log", log],
@@ -186,12 +190,15 @@ def drive(
 
 
 def under_load(
-    work: Path, bodies: Sequence[str], progress: Callable[[str], None]
+    work: Path,
+    bodies: Sequence[str],
+    progress: Callable[[str], None],
+    rules: Path | None = None,
 ) -> tuple[list[Line], dict[str, Any]]:
     """(h): one server, 16 then 64 clients, each run routing every body once; the lines and
     the latencies (ms) by number of clients."""
     found, latency = [], {}
-    with serving(work, "served") as server:
+    with serving(work, "served", rules=rules) as server:
         drive(server.base, bodies[:64], 16)  # warm: the first routes, connections, the log
         for clients in CLIENTS:
             progress(f"(h) {len(bodies):,} referrals over HTTP, {clients} clients")
@@ -232,10 +239,16 @@ class Crash:
     records: int
 
 
-def crash(work: Path, bodies: Sequence[str], clients: int = 16, kill_after: int = 200) -> Crash:
+def crash(
+    work: Path,
+    bodies: Sequence[str],
+    clients: int = 16,
+    kill_after: int = 200,
+    rules: Path | None = None,
+) -> Crash:
     """Route with `clients` clients and SIGKILL the server after `kill_after` answers; then
     check the log: it verifies, and holds every acknowledged decision."""
-    with serving(work, "killed") as server:
+    with serving(work, "killed", rules=rules) as server:
 
         def kill_when_answered(load: Load) -> None:
             while True:
@@ -274,10 +287,15 @@ def _logged_decisions(target: str) -> set[str]:
         store.close()
 
 
-def crash_line(work: Path, bodies: Sequence[str], progress: Callable[[str], None]) -> Line:
+def crash_line(
+    work: Path,
+    bodies: Sequence[str],
+    progress: Callable[[str], None],
+    rules: Path | None = None,
+) -> Line:
     kill_after = max(16, len(bodies) // 4)
     progress(f"(h) SIGKILL after {kill_after:,} answers, 16 clients")
-    found = crash(work, bodies, 16, kill_after)
+    found = crash(work, bodies, 16, kill_after, rules)
     item = Line(
         "h_serve_killed",
         "(h) triage serve killed with SIGKILL mid-load: acknowledged decisions in the log",
