@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
@@ -136,11 +136,11 @@ def _needle(pseudonym: str) -> str:
     return f'"decision_id":"{pseudonym}"'
 
 
-def _holding(seq: int, digest: str, body: str, pseudonym: str, read_to: int) -> _Found | None:
+def _holding(seq: int, digest: str, body: str, pseudonym: str) -> _Found | None:
     record = json.loads(body)
     for decision in record["output"]:
         if decision["decision_id"] == pseudonym:
-            return _Found(seq, digest, record, decision, read_to)
+            return _Found(seq, digest, record, decision, read_to=0)  # set when the search ends
     return None
 
 
@@ -163,7 +163,7 @@ def _find(store: Store, pseudonym: str) -> _Found:
         if needle not in row.body:
             continue
         if row.kind == DECISION_KIND:
-            found = _holding(row.seq, row.hash, row.body, pseudonym, 0) or found
+            found = _holding(row.seq, row.hash, row.body, pseudonym) or found
         elif row.kind == OUTCOME_KIND:
             answered.setdefault(_answers(row.body), row.seq)
     if found is None:
@@ -173,7 +173,7 @@ def _find(store: Store, pseudonym: str) -> _Found:
             f"the decision already has an outcome, at seq {answered[found.seq]} "
             f"(one per decision record; it answers seq {found.seq})"
         )
-    return _Found(found.seq, found.hash, found.record, found.decision, read_to)
+    return replace(found, read_to=read_to)
 
 
 def _unchanged(store: Store, pseudonym: str, found: _Found) -> Check:
