@@ -57,9 +57,7 @@ class Server:
 
 
 @contextmanager
-def serving(
-    work: Path, name: str, workers: int = 1, rules: Path | None = None
-) -> Iterator[Server]:
+def serving(work: Path, name: str, workers: int = 1, rules: Path | None = None) -> Iterator[Server]:
     """`triage serve` with a token and the SQLite log `work/<name>.sqlite`, until the block
     ends (then stopped, unless it was killed). Its access log goes to `work/<name>.err`."""
     tokens = work / "tokens"
