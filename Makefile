@@ -1,6 +1,7 @@
 # The two quick-start commands: `make demo` and `make test`. Each creates .venv on a fresh machine.
-# `make demo` installs only what the library needs at run time; `make test` adds the test
-# toolchain (the `dev` dependency group in pyproject.toml) to the same .venv.
+# `make demo` installs what the library needs at run time and the `serve` extra (the demo ends
+# with the command that serves the playground); `make test` adds the test toolchain (the `dev`
+# dependency group in pyproject.toml) to the same .venv.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ DEV := $(VENV)/.dev
 $(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[serve]'
 	touch $(RUNTIME)
 
 # pip 25.1 is the first to install a dependency group (`--group`).

@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from benchmarks import audit, memory, routing
+from benchmarks import audit, memory, routing, serve
 from benchmarks.lines import Line, table, with_ratios
 from triage.engine import LIBRARY_VERSION
 from triage.loader import load_rulebook
@@ -31,7 +31,13 @@ from triage.simulation import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latest.json"
-SMOKE = {"n": 200, "records": 2_000, "memory_small": 200, "memory_large": 2_000}
+SMOKE = {
+    "n": 200,
+    "records": 2_000,
+    "memory_small": 200,
+    "memory_large": 2_000,
+    "serve_n": 128,
+}
 
 
 def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -41,6 +47,9 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--memory-small", type=int, default=100_000)
     parser.add_argument("--memory-large", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=500, help="referrals per log batch in (d)")
+    parser.add_argument(
+        "--serve-n", type=int, default=4_000, help="referrals routed over HTTP per run of (h)"
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON results file")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
@@ -107,7 +116,11 @@ def run(options: argparse.Namespace, work: Path) -> tuple[list[Line], dict[str, 
     gc.freeze()  # the population is test data: keep the collector from rescanning it
     log = work / "routed.sqlite"
     found: list[Line] = routing.engine_lines(rulebook, population, log, options.batch, say)
-    del population
+    # (h) right after (b), so that the machine's load is alike for the ratio between them.
+    bodies = [json.dumps(referral) for referral in population[: options.serve_n]]
+    served, latency = serve.under_load(work, bodies, say, options.rules)
+    served.append(serve.crash_line(work, bodies, say, options.rules))
+    del population, bodies
     gc.unfreeze()
     gc.collect()
     say(f"(e) building a {options.records:,}-record log")
@@ -135,8 +148,10 @@ def run(options: argparse.Namespace, work: Path) -> tuple[list[Line], dict[str, 
     for key, stream in (("memory_what_if_kept", False), ("memory_what_if_rows", True)):
         say(f"memory of a what-if, {'rows streamed' if stream else 'children kept'}")
         found.append(memory.measure_what_if(log, rules, stream, key))
+    found += served
     extra = {
         "rulebook": f"{rulebook.rulebook.id} {rulebook.rulebook.version}",
+        "serve_latency_by_clients": latency,
         "engine_faults_in_log": routing.ENGINE_FAULTS[0],
         "large_log_build_seconds": build_seconds,
         "what_if_start_up": {"records": start_up.count, "seconds": start_up.seconds},
@@ -159,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines, extra = run(options, Path(work))
     with_ratios(lines)
     judge({item.key: item for item in lines})
+    serve.judge({item.key: item for item in lines}, extra["serve_latency_by_clients"])
     print(table(lines))
     results: dict[str, Any] = {
         "started": started.isoformat(timespec="seconds"),
@@ -177,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "memory_small": options.memory_small,
             "memory_large": options.memory_large,
             "batch": options.batch,
+            "serve_n": options.serve_n,
+            "serve_workers": 1,
             "seed": options.seed,
             "smoke": options.smoke,
             "rulebook": extra.pop("rulebook"),

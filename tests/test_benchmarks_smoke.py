@@ -24,6 +24,9 @@ LINES = (
     "memory_large",
     "memory_what_if_kept",
     "memory_what_if_rows",
+    "h_serve_16",
+    "h_serve_64",
+    "h_serve_killed",
 )
 
 
@@ -47,4 +50,6 @@ def test_the_benchmarks_run_at_smoke_size_and_report_every_figure(tmp_path: Path
     assert lines["memory_large"]["value"] > 0
     assert lines["g_national_projection"]["value"] > 0
     assert results["params"]["smoke"] is True
+    assert set(results["serve_latency_by_clients"]) == {"16", "64"}
+    assert lines["h_serve_killed"]["met"] is True  # verify passed, every acknowledgement logged
     assert "referral_triaged" not in done.stdout  # info events dropped, workers included

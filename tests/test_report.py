@@ -572,7 +572,7 @@ def test_a_few_late_records_leave_timeliness_measured(tmp_path: Path) -> None:
 
 def test_every_figure_has_a_definition_and_every_output_shows_it(march: KpiReport) -> None:
     table, page, data = render_table(march), to_html(march), json.loads(to_json(march))
-    assert len(march.figures) == 10
+    assert len(march.figures) == 13
     flat = " ".join(table.split())
     for figure in march.figures:
         assert len(figure.definition) > 80
@@ -657,7 +657,7 @@ def test_cli_html_is_one_self_contained_page(log_path: Path, tmp_path: Path) -> 
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
     for outside in ("http://", "https://", "<script", "<link", "@import", "url("):
         assert outside not in page
-    assert page.count("<svg") == 10
+    assert page.count("<svg") == 13
     march = kpi_report(log_path, population=4000, start=START, end=END)
     for figure in march.figures:
         assert to_html_text(figure.definition) in page

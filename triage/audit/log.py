@@ -40,7 +40,7 @@ from triage.audit.record import (
     now_utc,
     record_from,
 )
-from triage.audit.stores import Pending, Store, open_store
+from triage.audit.stores import Check, Pending, Store, open_store
 from triage.audit.witness import Witness
 from triage.decision import Decision, RulebookRef
 from triage.engine import LIBRARY_VERSION, FrontDoor
@@ -113,11 +113,14 @@ class DecisionLog:
         self.store.close()
 
     def _append(
-        self, pending: Sequence[Pending], snapshots: Sequence[Pending]
+        self,
+        pending: Sequence[Pending],
+        snapshots: Sequence[Pending],
+        check: Check | None = None,
     ) -> list[tuple[int, str]]:
         """Append under this log's key (refused under another), then tell the witness."""
         self._check_key()
-        placed = self.store.append(pending, snapshots, self._genesis_pending)
+        placed = self.store.append(pending, snapshots, self._genesis_pending, check)
         if self._witness is not None and placed:
             stored = self.store.genesis()
             assert stored is not None  # the append wrote it, or found it
@@ -291,14 +294,15 @@ class DecisionLog:
         self, outcome: ManagerOutcome, pathway: PathwayGraph | None = None
     ) -> DecisionRecordV1:
         """Record the Front Door manager's outcome for one logged decision (`triage.audit.
-        outcome`): refused for an unknown decision, a second outcome, or an override the
-        decision's rulebook or (given) the pathway does not allow. Not safe against another
-        process recording an outcome for the same decision at the same moment."""
+        outcome`), answering the latest record of it: refused for an unknown decision, a second
+        outcome, or an override the decision's rulebook or (given) the pathway does not allow.
+        The last look for an outcome and the append are one step under the store's writer
+        lock, so two processes recording one decision's outcome at once record one."""
         self._check_key()  # before the search: under another key no pseudonym would match
-        pending, record = build_outcome(
+        pending, record, check = build_outcome(
             self.store, self._pseudonym, outcome, pathway=pathway, keep_detail=self._keep_detail
         )
-        ((seq, digest),) = self._append([pending], ())
+        ((seq, digest),) = self._append([pending], (), check)
         _log.info("outcome_recorded", seq=seq, record_id=record.record_id, kind=pending.kind)
         return record.model_copy(update={"seq": seq, "hash": digest})
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
@@ -46,7 +46,7 @@ from triage.audit.record import (
     body_of,
     now_utc,
 )
-from triage.audit.stores import Pending, Store
+from triage.audit.stores import Check, Pending, Store
 from triage.decision import RulebookRef
 from triage.engine import LIBRARY_VERSION
 from triage.errors import LogError, MoveRefused, OutcomeRefused
@@ -128,28 +128,79 @@ class _Found:
     hash: str
     record: dict[str, Any]
     decision: dict[str, Any]
+    read_to: int  # the highest seq the search read: the check under the lock reads after it
+
+
+def _needle(pseudonym: str) -> str:
+    # Bodies are canonical JSON, so a decision id's pseudonym is always written like this.
+    return f'"decision_id":"{pseudonym}"'
+
+
+def _holding(seq: int, digest: str, body: str, pseudonym: str) -> _Found | None:
+    record = json.loads(body)
+    for decision in record["output"]:
+        if decision["decision_id"] == pseudonym:
+            return _Found(seq, digest, record, decision, read_to=0)  # set when the search ends
+    return None
+
+
+def _answers(body: str) -> int:
+    """The seq of the decision record an outcome record answers."""
+    return int(json.loads(body)["input"]["decision"]["seq"])
 
 
 def _find(store: Store, pseudonym: str) -> _Found:
-    """The decision record holding the decision, refused when there is none or when the
-    decision already has an outcome (one pass over the log: decisions come before outcomes)."""
-    needle = f'"decision_id":"{pseudonym}"'
+    """The latest decision record holding the decision (a referral routed twice under one
+    rulebook on one day is logged twice with one decision id: the manager answers the
+    recommendation last made), refused when there is none or when that record already has an
+    outcome. One pass over the log; `_unchanged` checks the records after it under the lock."""
+    needle = _needle(pseudonym)
     found: _Found | None = None
+    answered: dict[int, int] = {}  # decision record's seq -> its outcome's seq
+    read_to = 0
     for row in store.rows():
+        read_to = max(read_to, row.seq)
         if needle not in row.body:
             continue
-        if row.kind == DECISION_KIND and found is None:
-            record = json.loads(row.body)
-            for decision in record["output"]:
-                if decision["decision_id"] == pseudonym:
-                    found = _Found(row.seq, row.hash, record, decision)
+        if row.kind == DECISION_KIND:
+            found = _holding(row.seq, row.hash, row.body, pseudonym) or found
         elif row.kind == OUTCOME_KIND:
-            raise OutcomeRefused(
-                f"the decision already has an outcome, at seq {row.seq} (one per decision)"
-            )
+            answered.setdefault(_answers(row.body), row.seq)
     if found is None:
         raise OutcomeRefused("no decision record in the log holds that decision id")
-    return found
+    if found.seq in answered:
+        raise OutcomeRefused(
+            f"the decision already has an outcome, at seq {answered[found.seq]} "
+            f"(one per decision record; it answers seq {found.seq})"
+        )
+    return replace(found, read_to=read_to)
+
+
+def _unchanged(store: Store, pseudonym: str, found: _Found) -> Check:
+    """The check the store runs under its writer lock just before it appends the outcome:
+    nothing written since the search answered the decision or logged it again. Search and
+    append are then one step, whichever processes write to the log."""
+    needle = _needle(pseudonym)
+
+    def check(last: int) -> None:
+        if last <= found.read_to:
+            return
+        # Read whole before judging: a SQL cursor is not left open inside the transaction.
+        for row in list(store.rows(found.read_to + 1, last)):
+            if needle not in row.body:
+                continue
+            if row.kind == OUTCOME_KIND and _answers(row.body) == found.seq:
+                raise OutcomeRefused(
+                    f"the decision already has an outcome, at seq {row.seq} "
+                    f"(one per decision record; it answers seq {found.seq})"
+                )
+            if row.kind == DECISION_KIND:
+                raise OutcomeRefused(
+                    f"the decision was logged again, at seq {row.seq}, while this outcome was "
+                    "being recorded: look at that recommendation and record the outcome again"
+                )
+
+    return check
 
 
 @lru_cache(maxsize=8)
@@ -216,8 +267,9 @@ def build_outcome(
     *,
     pathway: PathwayGraph | None = None,
     keep_detail: bool = False,
-) -> tuple[Pending, DecisionRecordV1]:
-    """The outcome record, checked against the log, the decision's rulebook and the pathway."""
+) -> tuple[Pending, DecisionRecordV1, Check]:
+    """The outcome record, checked against the log, the decision's rulebook and the pathway,
+    and the check for the store to run under its writer lock before it appends the record."""
     decision_id = outcome.decision_id
     decision_pseudonym = decision_id if decision_id.startswith("p-") else pseudonym(decision_id)
     found = _find(store, decision_pseudonym)
@@ -291,7 +343,11 @@ def build_outcome(
         prev_hash=GENESIS,
         hash=GENESIS,
     )
-    return Pending(OUTCOME_KIND, body_of(record)), record
+    return (
+        Pending(OUTCOME_KIND, body_of(record)),
+        record,
+        _unchanged(store, decision_pseudonym, found),
+    )
 
 
 @dataclass

@@ -16,8 +16,9 @@ records as they are stored (run `triage verify` first when the log's integrity m
 counts pseudonymised ids, so it never needs the key. What a decision log cannot support, and
 why, is in docs/report.md.
 
-Modules: `figures` (computation), `_reading` (one scan of the log), `text` (table and JSON),
-`html` with `templates/` (the page), `_svg` (the charts).
+Modules: `figures` (computation), `overrides` (the managers' override rates), `_reading`
+(one scan of the log), `text` (table and JSON), `html` with `templates/` (the page), `_svg`
+(the charts).
 """
 
 from triage.report.figures import (

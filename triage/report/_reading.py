@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -44,6 +45,16 @@ class Move:
     findings: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A manager's outcome, as its record says: accepted or overridden, and how."""
+
+    outcome: str
+    recommended_route: str
+    direction: str | None
+    reason: str | None
+
+
 @dataclass
 class Scan:
     records: int = 0
@@ -52,6 +63,12 @@ class Scan:
     decisions: list[ChildDecision] = field(default_factory=list)
     moves: list[Move] = field(default_factory=list)
     route_labels: dict[str, str] = field(default_factory=dict)
+    reason_labels: dict[str, str] = field(default_factory=dict)
+    # (decision record seq, child pseudonym) of each decision in the period, and the outcome
+    # answering it: outcome records come after the decisions they answer, so one scan joins them.
+    decided: set[tuple[int, str]] = field(default_factory=set)
+    answers: dict[tuple[int, str], Answer] = field(default_factory=dict)
+    repeated_answers: int = 0  # outcomes for a decision record already answered (not counted)
     # The report section of the last rulebook snapshot in the log that has one.
     section: ReportSection | None = None
 
@@ -74,6 +91,8 @@ def scan(store: Store, start: date | None, end: date | None) -> Scan:
                 _read_decision(found, record, start, end)
             elif record.kind is RecordKind.JOURNEY_TRANSITION:
                 _read_move(found, record, start, end)
+            elif record.kind is RecordKind.TRIAGE_OUTCOME:
+                _read_outcome(found, record)
         except (ValidationError, ValueError, KeyError, TypeError):
             found.skipped += 1
     return found
@@ -83,6 +102,8 @@ def _read_snapshot(found: Scan, record: DecisionRecordV1) -> None:
     rulebook = Rulebook.model_validate(record.snapshot)
     for route in rulebook.routes:
         found.route_labels.setdefault(route.id, route.label)
+    for reason in rulebook.override_reasons:
+        found.reason_labels.setdefault(reason.id, reason.label)
     if rulebook.report is not None:
         found.section = rulebook.report
 
@@ -100,6 +121,7 @@ def _read_decision(
     decisions = [Decision.model_validate(output) for output in record.output]
     # Only a record read whole counts: one that fails above is skipped, not half-read.
     found.referrals += 1
+    found.decided.update((record.seq, decision.child_id) for decision in decisions)
     found.decisions.extend(
         ChildDecision(
             child=decision.child_id,
@@ -132,6 +154,24 @@ def _read_move(found: Scan, record: DecisionRecordV1, start: date | None, end: d
             findings=tuple(str(finding) for finding in event.findings),
         )
     )
+
+
+def _read_outcome(found: Scan, record: DecisionRecordV1) -> None:
+    link: Any = (record.input or {})["decision"]
+    decided: dict[str, Any] = record.output[0]
+    answer = Answer(
+        outcome=str(decided["outcome"]),
+        recommended_route=str(decided["recommended"]["route"]),
+        direction=None if decided["direction"] is None else str(decided["direction"]),
+        reason=None if decided["reason"] is None else str(decided["reason"]),
+    )
+    key = (int(link["seq"]), str(link["child_id"]))
+    if key not in found.decided:
+        return  # its decision is not in the period (or not in this log)
+    if key in found.answers:
+        found.repeated_answers += 1
+        return
+    found.answers[key] = answer
 
 
 def read_log(

@@ -21,6 +21,8 @@ _PALETTES = {
     "tafs_open_12_months_or_less": ("#3f8f5e", "#d9a520", GREY),
     "re_referrals_within_12_months": ("#d9a520", "#c5d3df"),
     "decided_within_1_working_day": ("#3f8f5e", "#8fbf6f", "#c0392b"),
+    # accepted, then overridden up, down, across, from manual review
+    "overrides_by_direction": ("#3f8f5e", "#c0392b", "#2f6f9f", "#d9a520", GREY),
 }
 LABEL_CHARS = 30  # a bar's label wraps at this many characters (13 px text in 250 units)
 
@@ -153,7 +155,7 @@ def chart(figure: Figure) -> Markup:
     if figure.levels:
         colours = [LEVEL_COLOURS.get(figure.levels.get(r.key, 0), GREY) for r in rows]
         return bar_chart(rows, colours, figure.title)
-    if figure.key == "referrals_by_agency":
+    if figure.key in ("referrals_by_agency", "overrides_by_reason"):
         return bar_chart(rows, [NEUTRAL] * len(rows), figure.title)
     if figure.key == "contact_assessment_plan_funnel":
         return funnel_chart(rows, figure.title)

@@ -24,6 +24,7 @@ from triage.council import (
 from triage.errors import UsageError
 from triage.report._reading import ChildDecision, Move, read_log
 from triage.report.model import Figure, KpiReport, Row, counted
+from triage.report.overrides import override_figures
 from triage.rulebook import Rulebook
 from triage.workdays import add_working_days
 
@@ -114,6 +115,7 @@ def kpi_report(
         _re_referrals(texts.re_referrals_within_12_months, decisions),
         _timeliness(texts.decided_within_1_working_day, decisions),
         _funnel(texts.contact_assessment_plan_funnel, decisions, moves),
+        *override_figures(scan, len(decisions), labels, section.route_levels),
     )
     return KpiReport(
         log=name,

@@ -39,6 +39,7 @@ from triage.loader import load_rulebook
 from triage.pathway import load_pathway
 from triage.referral import Referral
 from triage.rulebook import Indicator, OverrideReason, Reference, Rulebook
+from triage.serve.batching import GroupCommit
 from triage.serve.problems import HttpRefusal, error_problem, install
 from triage.serve.settings import SETTINGS_VARIABLE, Role, Settings, TokenEntry, role_of
 from triage.serve.wiring import SECURITY_HEADERS, add_openapi_components, configure_logging
@@ -139,16 +140,17 @@ class Service:
             if settings.log is None
             else DecisionLog(settings.log, keep_detail=settings.keep_detail)
         )
+        self.group = None if self.log is None else GroupCommit(self.door, self.log, self.lock)
 
     def close(self) -> None:
         if self.log is not None:
             self.log.close()
 
     def route(self, body: bytes) -> tuple[Decision, ...]:
+        if self.group is not None:  # logged: with the referrals waiting meanwhile, in one batch
+            return self.group.route(body)
         with self.lock:
-            if self.log is None:
-                return self.door.route(body)
-            return self.log.route(self.door, body)
+            return self.door.route(body)
 
     def changes(self, body: bytes) -> tuple[ChildChanges, ...]:
         with self.lock:  # the engine, not the log: nearby referrals are never logged

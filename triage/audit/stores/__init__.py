@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from triage.audit.stores._base import Pending, Row, Span, Store, TornTail, View
+from triage.audit.stores._base import Check, Pending, Row, Span, Store, TornTail, View
 from triage.audit.stores.jsonl import JsonLinesStore
 from triage.audit.stores.sql import PostgresStore, SqliteStore
 from triage.errors import UsageError
 
 __all__ = [
+    "Check",
     "JsonLinesStore",
     "Pending",
     "PostgresStore",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Final, NamedTuple, Protocol
@@ -68,6 +68,11 @@ class View(NamedTuple):
     torn_tail: TornTail | None
 
 
+# Called under the writer lock with the seq of the last stored record (0: an empty log), before
+# anything is written: raising refuses the append, and nothing of it is written.
+Check = Callable[[int], None]
+
+
 class Store(Protocol):
     target: str
     # True where a crash can leave complete records after the head (JSON Lines writes the
@@ -79,9 +84,11 @@ class Store(Protocol):
         pending: Sequence[Pending],
         snapshots: Sequence[Pending] = (),
         genesis: Pending | None = None,
+        check: Check | None = None,
     ) -> list[tuple[int, str]]:
         """Append atomically: first the genesis if the log is empty (refused: an append to an
-        empty log without one), then each snapshot whose fingerprint is not stored yet."""
+        empty log without one), then each snapshot whose fingerprint is not stored yet. `check`
+        runs under the same lock first, so what it finds cannot change before the write."""
         ...
 
     def genesis(self) -> Genesis | None:

@@ -22,6 +22,7 @@ from triage.audit.chain import GENESIS, SNAPSHOT_KIND, SNAPSHOT_KINDS, Genesis
 from triage.audit.stores._base import (
     HIGHEST,
     LOWEST,
+    Check,
     Pending,
     Row,
     Span,
@@ -155,12 +156,15 @@ class JsonLinesStore:
         pending: Sequence[Pending],
         snapshots: Sequence[Pending] = (),
         genesis: Pending | None = None,
+        check: Check | None = None,
     ) -> list[tuple[int, str]]:
         known = self._known() if snapshots else set()
         with self.path.open("a+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
                 last = self._last(handle)
+                if check is not None:
+                    check(last[0])
                 stored = None if last[0] == 0 else self.genesis()
                 new = [s for s in snapshots if s.fingerprint not in known]
                 log_id, batch = batch_of(self.target, stored, pending, new, genesis)

@@ -24,6 +24,7 @@ from triage.audit.chain import GENESIS, SNAPSHOT_KIND, Genesis
 from triage.audit.stores._base import (
     HIGHEST,
     LOWEST,
+    Check,
     Pending,
     Row,
     Span,
@@ -120,10 +121,13 @@ class SqlStore(ABC):
         pending: Sequence[Pending],
         snapshots: Sequence[Pending] = (),
         genesis: Pending | None = None,
+        check: Check | None = None,
     ) -> list[tuple[int, str]]:
         with self._writing():
             found = self._execute(self._sql("SELECT seq, hash FROM {head} WHERE id = 1"))
             last = (int(found[0][0]), str(found[0][1])) if found else (0, GENESIS)
+            if check is not None:
+                check(last[0])
             query = self._sql("SELECT 1 FROM {records} WHERE fingerprint = {p} LIMIT 1")
             new = [s for s in snapshots if not self._execute(query, (s.fingerprint,))]
             stored = None if last[0] == 0 else self.genesis()
