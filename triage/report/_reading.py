@@ -54,6 +54,8 @@ class Scan:
     route_labels: dict[str, str] = field(default_factory=dict)
     # The report section of the last rulebook snapshot in the log that has one.
     section: ReportSection | None = None
+    # The levels of need of the last rulebook snapshot in the log (the form's four before one).
+    levels: tuple[int, ...] = (1, 2, 3, 4)
 
 
 def _within(day: date, start: date | None, end: date | None) -> bool:
@@ -85,6 +87,7 @@ def _read_snapshot(found: Scan, record: DecisionRecordV1) -> None:
         found.route_labels.setdefault(route.id, route.label)
     if rulebook.report is not None:
         found.section = rulebook.report
+    found.levels = tuple(rulebook.level_names)
 
 
 def _read_decision(
