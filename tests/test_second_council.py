@@ -5,6 +5,7 @@ report), with outcomes worked out by hand from its rules, not read back from the
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import subprocess
@@ -360,6 +361,34 @@ def test_fenwold_says_it_is_made_up_wherever_it_cites(
         assert "made up" in edge.reference or edge.reference.startswith("DfE Children in Need"), (
             edge
         )
+
+
+# Strings in triage/ that equal a Kent id by coincidence of words, not as Kent's data.
+NOT_KENT = {
+    ("conditions.py", "closure"),  # the journey event kind (EventKind.CLOSURE)
+    ("report/figures.py", "front_door"),  # a row key of the starts figure: routed, not moved
+    ("serve/settings.py", "front_door"),  # the API's role for Front Door staff
+}
+
+
+def test_no_kent_id_is_written_as_a_string_in_the_code() -> None:
+    """No string constant in triage/ is one of Kent's ids (routes, services, indicators, rules,
+    flags, urgencies, pathway nodes): a council's ids are data. fidelity.py is left out: its
+    cases are mapped by hand to Kent's continuum, and `ROUTE_CLASSES` maps Kent's routes (a
+    rulebook with other routes passes its own, docs/fidelity.md)."""
+    ids = kent_ids() - {"manual_review"}
+    package = REPO / "triage"
+    found = set()
+    for module in sorted(package.rglob("*.py")):
+        name = module.relative_to(package).as_posix()
+        if name == "fidelity.py":
+            continue
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            if node.value in ids and (name, node.value) not in NOT_KENT:
+                found.add((name, node.lineno, node.value))
+    assert not found
 
 
 # -- route and explain, on every engine -----------------------------------------------------------
