@@ -658,6 +658,25 @@ def test_journeys_move_along_fenwolds_pathway(fenwold: Rulebook, pathway: Pathwa
     assert {d.pathway.id for d in decided} == {"fenwold"}
 
 
+def test_a_journey_event_at_a_level_the_rulebook_does_not_count_is_refused(
+    fenwold: Rulebook, pathway: PathwayGraph
+) -> None:
+    """A new referral at level 4 on a key worker case would meet no step rule of a three-level
+    rulebook (its step-up asks for level 3): the child would stay. It is bad input instead."""
+    journeys = Journeys(fenwold, pathway, engine="reference")
+    at_three = event(6, "key_worker_support", "new_referral", level=3)
+    assert journeys.decide(at_three).to_service == "social_work_assessment"
+    with pytest.raises(ReferralInvalid) as raised:
+        journeys.decide(event(6, "key_worker_support", "new_referral", level=4))
+    (problem,) = raised.value.problems
+    assert (problem.location, problem.message, problem.value, problem.valid) == (
+        "level",
+        "is not a level of this rulebook",
+        "4",
+        ("1", "2", "3"),
+    )
+
+
 # -- log, verify, replay, what-if, report ---------------------------------------------------------
 
 
