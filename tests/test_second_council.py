@@ -420,9 +420,7 @@ def test_explain_speaks_fenwold(tmp_path: Path) -> None:
     assert "Route: Protection strategy meeting [protection_strategy_meeting]" in text
     assert "How soon: Today (local choice of this rulebook: made up for the tests" in text
     assert "by 2026-03-02" in text
-    assert "An injury to the child that no one can explain" in text.replace(
-        "an injury", "An injury"
-    )
+    assert "calls for a protection strategy meeting: an injury to the child that no one" in text
     assert "[rule harm_suspected_strategy_meeting]" in text
     assert "Rulebook fenwold 0.1.0" in text
     assert "Intensive" not in text
