@@ -675,6 +675,35 @@ def test_a_journey_event_at_a_level_the_rulebook_does_not_count_is_refused(
     )
 
 
+def test_journey_on_the_command_line_needs_fenwolds_own_pathway(tmp_path: Path) -> None:
+    """`triage journey --pathway`: without it the bundled pathway is Kent's, which does not fit
+    Fenwold's rulebook (a clear error, exit 2); with it, the moves worked out by hand."""
+    file = tmp_path / "e2.json"
+    file.write_text(json.dumps(EVENTS[1]), encoding="utf-8")
+    rules = ("--rules", str(RULES), "--engine", "reference")
+    refused = run("journey", str(file), *rules)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error [pathway_invalid]")
+    assert "has no node for route community_signposting of rulebook fenwold" in refused.stderr
+    moved = run("journey", str(file), *rules, "--pathway", str(PATHWAY))
+    assert moved.returncode == 0, moved.stderr
+    decision = json.loads(moved.stdout)
+    assert (decision["from_service"], decision["to_service"], decision["kind"]) == (
+        "safeguarding_plan",
+        "key_worker_support",
+        "step_down",
+    )
+    assert decision["closure_reason"] == "RC9"
+    assert decision["pathway"]["id"] == "fenwold"
+
+
+def test_vocabulary_heads_each_of_fenwolds_levels_with_its_name() -> None:
+    result = run("vocabulary", "--rules", str(RULES))
+    assert result.returncode == 0, result.stderr
+    headings = [line for line in result.stdout.splitlines() if line.startswith("Level ")]
+    assert headings == ["Level 1 Community", "Level 2 Targeted", "Level 3 Statutory"]
+
+
 # -- log, verify, replay, what-if, report ---------------------------------------------------------
 
 
@@ -683,31 +712,40 @@ def fixture_logs(
     tmp_path_factory: pytest.TempPathFactory, fenwold: Rulebook, pathway: PathwayGraph
 ) -> dict[str, str]:
     """The ten referrals routed by `triage route --batch --log` into a JSON Lines and an SQLite
-    log, and the five journey events recorded after them."""
+    log, and the five journey events recorded after them: by `triage journey --batch --log
+    --pathway` into the first, by the Python API into the second."""
     folder = tmp_path_factory.mktemp("fenwold-logs")
-    batch = folder / "referrals.jsonl"
+    batch, events = folder / "referrals.jsonl", folder / "events.jsonl"
     batch.write_text(jsonl(REFERRALS), encoding="utf-8")
+    events.write_text(jsonl(EVENTS), encoding="utf-8")
     targets = {"jsonl": str(folder / "log.jsonl"), "sqlite": f"sqlite:///{folder / 'log.sqlite'}"}
-    for target in targets.values():
-        result = CliRunner(env={"TRIAGE_LOG_KEY": KEY}).invoke(
-            cli,
-            [
-                "route",
-                str(batch),
-                "--batch",
-                "--log",
-                target,
-                "--rules",
-                str(RULES),
-                "--engine",
-                "reference",
-            ],
-        )
+    runner = CliRunner(env={"TRIAGE_LOG_KEY": KEY})
+    for kind, target in targets.items():
+        rules = ["--rules", str(RULES), "--engine", "reference"]
+        result = runner.invoke(cli, ["route", str(batch), "--batch", "--log", target, *rules])
         assert result.exit_code == 0, result.output
         lines = [json.loads(line) for line in result.stdout.splitlines()]
         assert [(d["level"], d["route"]) for d in lines] == [
             (e[0], e[1]) for _, expected in CASES for e in expected
         ]
+        if kind == "jsonl":
+            moved = runner.invoke(
+                cli,
+                [
+                    "journey",
+                    str(events),
+                    "--batch",
+                    "--log",
+                    target,
+                    "--pathway",
+                    str(PATHWAY),
+                    *rules,
+                ],
+            )
+            assert moved.exit_code == 0, moved.output
+            decided = [json.loads(line) for line in moved.stdout.splitlines()]
+            assert [(d["kind"], d["to_service"]) for d in decided] == [m[:2] for m in MOVES]
+            continue
         journeys = Journeys(fenwold, pathway, engine="reference")
         with DecisionLog(target, key=KEY) as log:
             log.record_transitions(
