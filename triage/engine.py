@@ -27,6 +27,7 @@ from triage.evaluator import Evaluator, make_evaluator
 from triage.facts import ChildFacts, ConcernFact, child_facts, shared_concerns
 from triage.loader import load_rulebook
 from triage.policies import level_policy, route_policy
+from triage.prepared import LEVELS
 from triage.referral import Child, Referral, parse_referral
 from triage.rulebook import CURRENT_SERVICE, LOCAL_CHOICE, MANUAL_REVIEW, Rulebook
 from triage.workdays import add_working_days
@@ -75,6 +76,10 @@ class FrontDoor:
             else engine
         )
         self.prepared = self.rulebook.prepared
+        # The levels a referral's open service may be at: None when the rulebook counts all four
+        # of the form, which the form already checks (`validate` is on every referral's path).
+        names = self.prepared.level_names
+        self._levels = None if len(names) == len(LEVELS) else frozenset(names)
         self._ids = IdKey(secrets.token_bytes(32) if id_key is None else id_key)
 
     # -- input ------------------------------------------------------------------------------
@@ -84,8 +89,7 @@ class FrontDoor:
         indicators, services = self.rulebook.indicator_by_id, self.rulebook.service_by_id
         if isinstance(data, Referral):
             data = data.model_dump(mode="json")  # re-checked: the vocabulary is this rulebook's
-        levels = self.prepared.level_names
-        return parse_referral(data, indicators=indicators, services=services, levels=levels)
+        return parse_referral(data, indicators=indicators, services=services, levels=self._levels)
 
     # -- deciding ---------------------------------------------------------------------------
 
