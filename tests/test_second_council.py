@@ -581,6 +581,20 @@ def test_a_pathway_node_at_a_level_the_rulebook_does_not_count_is_refused(
     assert ("nodes[5].level", "is not a level of rulebook fenwold", "4", ("1", "2", "3")) in found
 
 
+def test_fidelity_refuses_a_rulebook_whose_levels_are_not_kents_four(fenwold: Rulebook) -> None:
+    """The published fidelity cases are mapped by hand to Kent's four levels (`kent_level`):
+    Fenwold's level 3 is not Kent's level 3, so comparing them would give figures that mean
+    nothing. Refused, naming why, on the API and the command line."""
+    from triage.errors import UsageError
+    from triage.fidelity import run_fidelity
+
+    with pytest.raises(UsageError, match="rulebook fenwold counts levels 1, 2, 3"):
+        run_fidelity([], fenwold, engine="reference")
+    result = run("fidelity", "--rules", str(RULES), "--engine", "reference")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error [usage_error]: the fidelity cases are mapped to Kent")
+
+
 # -- graph ----------------------------------------------------------------------------------------
 
 
