@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import structlog
 from click.testing import CliRunner
+from hypothesis import given, settings
 
 from triage import (
     FrontDoor,
@@ -37,6 +38,7 @@ from triage.report import kpi_report
 from triage.simulation import simulate, simulate_journeys
 
 from .conftest import DURABLE_MISSING
+from .strategies import fenwold_referrals
 
 REPO = Path(__file__).resolve().parent.parent
 COUNCIL = REPO / "tests" / "councils" / "fenwold"
@@ -67,6 +69,20 @@ def fixture_fenwold() -> Rulebook:
 @pytest.fixture(name="pathway", scope="module")
 def fixture_pathway(fenwold: Rulebook) -> PathwayGraph:
     return load_pathway(PATHWAY, rulebook=fenwold)
+
+
+@pytest.fixture(name="keeping", scope="module")
+def fixture_keeping(tmp_path_factory: pytest.TempPathFactory) -> Rulebook:
+    """Fenwold with its key worker rule keeping open cases at level 3 as well."""
+    rules = edited(
+        tmp_path_factory.mktemp("keeping") / "rules",
+        (
+            "rules.yaml",
+            "- level: [1, 2]\n        - open_involvement: {service: [key_worker_support]}",
+            "- level: [1, 2, 3]\n        - open_involvement: {service: [key_worker_support]}",
+        ),
+    )
+    return load_rulebook(rules)
 
 
 def referral(
@@ -425,6 +441,46 @@ def test_explain_speaks_fenwold(tmp_path: Path) -> None:
     assert "Rulebook fenwold 0.1.0" in text
     assert "Intensive" not in text
     assert "Specialist" not in text
+
+
+@pytest.fixture(name="doors", scope="module")
+def fixture_doors(fenwold: Rulebook) -> list[FrontDoor]:
+    """Fenwold on each evaluator, with one id key (so their decisions agree to the id)."""
+    engines = ["reference", "compiled"] + ([] if DURABLE_MISSING else ["durable"])
+    return [FrontDoor(fenwold, engine=e, id_key=b"fenwold-ids") for e in engines]  # type: ignore[arg-type]
+
+
+@settings(max_examples=300)
+@given(item=fenwold_referrals())
+def test_the_three_evaluators_agree_on_fenwold(
+    item: dict[str, Any], doors: list[FrontDoor]
+) -> None:
+    """durable = compiled = reference on a rulebook that is not Kent's (all but the engine's
+    name), and no child at Fenwold's highest level is sent to a level-1 or level-2 route."""
+    low = {"community_signposting", "key_worker_support", "family_hub_plan"}
+    decided = [
+        [d.model_dump(mode="json") | {"engine": None} for d in door.route(item)] for door in doors
+    ]
+    assert all(other == decided[0] for other in decided[1:])
+    for decision in decided[0]:
+        assert decision["level"] != 3 or decision["route"] not in low, decision
+
+
+@settings(max_examples=300)
+@given(item=fenwold_referrals())
+def test_a_level_3_child_is_never_kept_by_a_level_2_service_whatever_the_rules(
+    item: dict[str, Any], keeping: Rulebook
+) -> None:
+    """On a copy of Fenwold whose key worker rule keeps cases at every level: the engine still
+    sends each level-3 child it would keep to manual review, and keeps the others."""
+    door = FrontDoor(keeping, engine="compiled")
+    by_child = {kid["child_id"]: kid for kid in item["children"]}
+    for decision in door.route(item):
+        open_to = (by_child[decision.child_id].get("open_involvement") or {}).get("service")
+        if "open_key_worker_keeps_case" not in decision.rules_fired:
+            continue  # another route rule won
+        assert open_to == "key_worker_support"
+        assert decision.route == ("manual_review" if decision.level == 3 else "key_worker_support")
 
 
 # -- fixes a three-level council needed (each fails on the code before it) ------------------------
