@@ -107,6 +107,28 @@ def open_case_referrals(draw: st.DrawFn) -> dict[str, Any]:
     return referral
 
 
+# Fenwold, the made-up three-level council of tests/councils/fenwold/.
+FENWOLD = load_rulebook(Path(__file__).resolve().parent / "councils" / "fenwold" / "rules")
+FENWOLD_INDICATORS = tuple(sorted(FENWOLD.indicator_by_id))
+FENWOLD_SERVICES = tuple(sorted(FENWOLD.service_by_id))
+
+
+@st.composite
+def fenwold_referrals(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid referral in Fenwold's vocabulary: its indicators and services, an open service's
+    level one of its three; every child open to a service half the time."""
+    referral = draw(referrals(max_concerns=5))
+    for concern in referral["concerns"]:
+        concern["indicator"] = draw(st.sampled_from(FENWOLD_INDICATORS))
+    for kid in referral["children"]:
+        if "open_involvement" in kid or draw(st.booleans()):
+            involvement: dict[str, Any] = {"service": draw(st.sampled_from(FENWOLD_SERVICES))}
+            if draw(st.booleans()):
+                involvement["level"] = draw(st.integers(1, 3))
+            kid["open_involvement"] = involvement
+    return referral
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
     lambda inner: (

@@ -3,7 +3,9 @@ draws a council's population. Two optional top-level sections of a rulebook dire
 (`report:` in `rules/<id>/report.yaml`, `simulation:` in `rules/<id>/simulation.yaml`).
 
 They live beside the rules so that a second council brings its own, and the report and the
-simulator hold no council's ids, labels or figures. Being part of the rulebook, they enter its
+simulator hold no council's ids, labels or figures. The checks of a rulebook's levels of need
+(`rulebook.levels`: which levels it counts, with their names) are here too: every level the
+rulebook and its sections use must be one of them. Being part of the rulebook, they enter its
 fingerprint and its snapshot in the decision log: a report reads the section of the rulebook
 that wrote the log. A rulebook without them keeps the fingerprint it had before they existed.
 """
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Discriminator, Field, StringConstraints
 
 from triage._base import Model
+from triage.conditions import LevelIs, OpenInvolvementIs, concern_filters, walk
 
 if TYPE_CHECKING:
     from triage.rulebook import Rulebook
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)]
 Text = Annotated[str, StringConstraints(min_length=1)]
 Share = Annotated[float, Field(ge=0, le=1)]
+# The range of the form (`triage._base.Level`); a rulebook counts the levels it names (`levels`).
 LevelNumber = Annotated[int, Field(ge=1, le=4)]
 # An age in whole years at receipt; -1 is a child not yet born.
 Age = Annotated[int, Field(ge=-1, le=17)]
@@ -150,7 +154,47 @@ Problem = tuple[tuple[str | int, ...], str, str | None, tuple[str, ...]]
 
 def section_problems(rulebook: Rulebook) -> list[Problem]:
     """Cross-references from the sections to the rulebook: (field path, message, code, valid)."""
-    return [*_report_problems(rulebook), *_simulation_problems(rulebook)]
+    return [
+        *_level_problems(rulebook),
+        *_report_problems(rulebook),
+        *_simulation_problems(rulebook),
+    ]
+
+
+def _level_problems(rulebook: Rulebook) -> list[Problem]:
+    """Levels numbered from 1 without gaps, and no level used that the rulebook does not count:
+    a level-4 indicator in a three-level rulebook would decide a level nothing routes."""
+    found: list[Problem] = []
+    levels = tuple(rulebook.level_names)
+    valid = tuple(str(level) for level in levels)
+    if levels != tuple(range(1, len(levels) + 1)):
+        found.append(
+            (("rulebook", "levels"), "must number the levels 1, 2, 3 ... without gaps", None, ())
+        )
+    used: list[tuple[tuple[str | int, ...], int]] = []
+    used += [(("indicators", i, "level"), item.level) for i, item in enumerate(rulebook.indicators)]
+    used += [(("services", i, "level"), item.level) for i, item in enumerate(rulebook.services)]
+    for index, rule in enumerate(rulebook.rules):
+        decided = getattr(rule.then, "level", None)  # a level rule's outcome
+        if isinstance(decided, int):
+            used.append((("rules", index, "then", "level"), decided))
+        tested = [f.level or () for f in concern_filters(rule.when)]
+        for node in walk(rule.when):
+            if isinstance(node, LevelIs):
+                tested.append(node.level)
+            elif isinstance(node, OpenInvolvementIs):
+                tested.append(node.open_involvement.level or ())
+        used += [(("rules", index, "when"), level) for group in tested for level in group]
+    if rulebook.report is not None:
+        used += [(("report", "levels"), level) for level in rulebook.report.levels]
+        used += [
+            (("report", "route_levels", route), level)
+            for route, level in rulebook.report.route_levels.items()
+        ]
+    for at, level in used:
+        if level not in levels:
+            found.append((at, "is not a level of this rulebook", str(level), valid))
+    return found
 
 
 def _report_problems(rulebook: Rulebook) -> list[Problem]:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, NamedTuple
 
-from triage._base import LEVEL_NAMES, trusted
+from triage._base import trusted
 from triage._logging import get_logger
 from triage.decision import LIBRARY_VERSION as LIBRARY_VERSION
 from triage.decision import Decision, IdKey
@@ -76,6 +76,10 @@ class FrontDoor:
             else engine
         )
         self.prepared = self.rulebook.prepared
+        # The levels a referral's open service may be at: None when the rulebook counts all four
+        # of the form, which the form already checks (`validate` is on every referral's path).
+        names = self.prepared.level_names
+        self._levels = None if len(names) == len(LEVELS) else frozenset(names)
         self._ids = IdKey(secrets.token_bytes(32) if id_key is None else id_key)
 
     # -- input ------------------------------------------------------------------------------
@@ -85,7 +89,7 @@ class FrontDoor:
         indicators, services = self.rulebook.indicator_by_id, self.rulebook.service_by_id
         if isinstance(data, Referral):
             data = data.model_dump(mode="json")  # re-checked: the vocabulary is this rulebook's
-        return parse_referral(data, indicators=indicators, services=services)
+        return parse_referral(data, indicators=indicators, services=services, levels=self._levels)
 
     # -- deciding ---------------------------------------------------------------------------
 
@@ -170,14 +174,15 @@ class FrontDoor:
         """Why a route to the child's current service cannot stand (None: it can). The engine's
         own invariant, whatever the rulebook says: a child at the highest level of need is
         never passed to a service whose route serves open cases only at lower levels (an early
-        help service for a level-4 young adult in danger, say). Below the highest level a
+        help service for a level-4 young adult in danger, say); the highest level is the
+        rulebook's (level 3 of a council that counts three). Below the highest level a
         rulebook may keep a case with its service and flag a step-up, as Kent's guidance does
         for early help: that stays the rulebook's choice."""
         if facts.open_service is None:
             return "A rule routes to the current service, but the child is open to none."
         route = self.rulebook.service_by_id[facts.open_service].route
         serves = self.prepared.route_level(route)
-        if level == LEVELS[-1] and serves is not None and serves < level:
+        if level >= self.prepared.highest_level and serves is not None and serves < level:
             return (
                 f"A rule routes to the current service, {facts.open_service}, whose route "
                 f"{route} serves open cases up to level {serves}, below the decided level {level}."
@@ -234,7 +239,7 @@ class FrontDoor:
                 "referral_id": referral.referral_id,
                 "child_id": child.child_id,
                 "level": level,
-                "level_name": None if level is None else LEVEL_NAMES[level],
+                "level_name": None if level is None else self.prepared.level_names[level],
                 "route": route,
                 "urgency": urgency,
                 "due_by": due_by,

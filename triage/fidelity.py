@@ -434,8 +434,16 @@ def run_fidelity(
 ) -> FidelityReport:
     """Route every case's referral on its `as_of` date and measure it against its mapping.
     A referral the rulebook refuses raises `ReferralInvalid` naming the case's file: a case
-    that cannot be routed is not counted as anything."""
+    that cannot be routed is not counted as anything. The cases are mapped to Kent's four
+    levels (`kent_level`): a rulebook that counts other levels is refused (`UsageError`), as
+    its levels could not be compared with them."""
     door = FrontDoor(rulebook, engine=engine)
+    if door.rulebook.level_names.keys() != CLASSES_OF_LEVEL.keys():
+        raise UsageError(
+            f"the fidelity cases are mapped to Kent's levels 1-4 (kent_level); rulebook "
+            f"{door.rulebook.id} counts levels {', '.join(map(str, door.rulebook.level_names))}, "
+            "which cannot be compared with them: its council needs cases mapped to its own"
+        )
     results = []
     for item in cases:
         try:

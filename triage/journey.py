@@ -201,6 +201,14 @@ class Journeys:
             problems.append(
                 Problem("", "give exactly one of date_of_birth or expected_date_of_birth")
             )
+        levels = self.prepared.level_names
+        if event.level is not None and event.level not in levels:
+            # A level the rulebook does not count would meet none of its step rules' levels:
+            # the child would stay where it is, never stepped up.
+            valid = tuple(str(level) for level in levels)
+            problems.append(
+                Problem("level", "is not a level of this rulebook", str(event.level), valid)
+            )
         if problems:
             raise ReferralInvalid(problems, "the journey event")
         return event

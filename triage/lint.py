@@ -7,7 +7,8 @@ The checks are exact for what they look at (they never guess from samples):
 - a route or flag rule that needs a level no level rule produces;
 - a route rule that never decides because a higher-priority rule in force over its whole
   window holds at every level it can hold at;
-- levels 1-4 and declared routes that no rule produces; indicators no rule reads.
+- the rulebook's levels (1-4 unless it names its own) and declared routes that no rule
+  produces; indicators no rule reads.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def lint_rulebook(rulebook: Rulebook) -> list[Finding]:
                         )
                     )
                     break
-    for level in sorted({1, 2, 3, 4} - levels):
+    for level in sorted(set(rulebook.level_names) - levels):
         findings.append(Finding("warning", "levels", f"no level rule produces level {level}"))
     produced = {r.then.route for r in rulebook.rules if isinstance(r.then, RouteOutcome)}
     if CURRENT_SERVICE in produced:

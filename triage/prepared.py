@@ -213,6 +213,10 @@ class PreparedRulebook:
                     self.flag_of[rule.id] = flag
                 case StepOutcome() as step:
                     self.step_of[rule.id] = step
+        # The rulebook's levels of need (three for a council that counts three, not the form's
+        # four): the engine's highest-level invariant and each decision's level name read them.
+        self.level_names: dict[int, str] = rulebook.level_names
+        self.highest_level: int = rulebook.highest_level
         self.priority: dict[str, int] = {rule.id: rule.priority for rule in rules}
         self.order: dict[str, int] = {rule.id: index for index, rule in enumerate(rules)}
         self.concerns = ConcernTable(rulebook)

@@ -446,11 +446,13 @@ def parse_referral(
     *,
     indicators: Collection[str] | None = None,
     services: Collection[str] | None = None,
+    levels: Collection[int] | None = None,
     where: str = "the referral",
 ) -> Referral:
     """Validate one referral given as JSON text or as a mapping.
 
-    With `indicators` and `services` (a rulebook's ids), codes outside them are problems too.
+    With `indicators` and `services` (a rulebook's ids), codes outside them are problems too;
+    with `levels` (a rulebook's levels of need), so is an open service's level outside them.
     Text is UTF-8 (bytes or `str`) with no byte order mark; a key repeated in one object is a
     problem. Raises `InputNotJson` or `ReferralInvalid` (listing every problem); never a bare
     pydantic error, whose text would carry the input values, nor a parser's own exception.
@@ -472,6 +474,27 @@ def parse_referral(
     problems = _structural_problems(referral)
     if indicators is not None:
         problems += _model_vocabulary_problems(referral, indicators, known_services)
+    if levels is not None:
+        problems += _open_level_problems(referral, levels)
     if problems:
         raise ReferralInvalid(problems, where)
     return referral
+
+
+def _open_level_problems(referral: Referral, levels: Collection[int]) -> list[Problem]:
+    """An open service's level that the rulebook does not count: a level-4 plan sent to a
+    council that counts three levels would meet none of its open-case rules, and the child
+    could be routed lower than the plan."""
+    valid = tuple(str(level) for level in sorted(levels))
+    return [
+        Problem(
+            f"children[{index}].open_involvement.level",
+            "is not a level of this rulebook",
+            value=str(child.open_involvement.level),
+            valid=valid,
+        )
+        for index, child in enumerate(referral.children)
+        if child.open_involvement is not None
+        and child.open_involvement.level is not None
+        and child.open_involvement.level not in levels
+    ]

@@ -20,9 +20,16 @@ from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, StringConstraints, Tag
+from pydantic import (
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    Tag,
+    model_serializer,
+)
 
-from triage._base import IsoDate, Level, Model
+from triage._base import LEVEL_NAMES, IsoDate, Level, Model
 from triage.canonical import fingerprint
 
 # The `as` imports keep the citations importable from here, as before they had a module.
@@ -44,7 +51,7 @@ from triage.conditions import (
     reads_decided_level,
     walk,
 )
-from triage.council import ReportSection, SimulationSection, section_problems
+from triage.council import LevelNumber, ReportSection, SimulationSection, section_problems
 from triage.decision import RulebookRef
 
 if TYPE_CHECKING:
@@ -204,6 +211,21 @@ class RulebookInfo(Model):
     manual_review_urgency: SnakeId = Field(
         description="The urgency of a referral the rules cannot decide."
     )
+    levels: dict[LevelNumber, Annotated[str, StringConstraints(min_length=1)]] | None = Field(
+        default=None,
+        description="The council's levels of need, numbered from 1 (the lowest) without gaps, "
+        "each with its name, e.g. {1: Community, 2: Targeted, 3: Statutory}. Absent: the four "
+        "levels of the form, named Universal, Additional, Intensive and Specialist.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_unset_levels(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A rulebook that names no levels dumps as it did before the field existed, so it keeps
+        # its fingerprint (and old decision logs replay).
+        data = handler(self)
+        if isinstance(data, dict) and data.get("levels") is None:
+            data.pop("levels", None)
+        return data
 
 
 class Rulebook(Model):
@@ -259,6 +281,18 @@ class Rulebook(Model):
         state = super().__getstate__()
         state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k != "prepared"}
         return state
+
+    @cached_property
+    def level_names(self) -> dict[int, str]:
+        """The rulebook's levels of need, lowest first, each with its name (`rulebook.levels`;
+        the four levels of the form when it names none)."""
+        named = self.rulebook.levels
+        return dict(sorted((named or LEVEL_NAMES).items()))
+
+    @property
+    def highest_level(self) -> int:
+        """The highest level of need of this rulebook (4 when it names no levels)."""
+        return max(self.level_names)
 
     @cached_property
     def indicator_by_id(self) -> dict[str, Indicator]:

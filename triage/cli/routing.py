@@ -24,6 +24,7 @@ from triage.engine import EngineName, FrontDoor
 from triage.errors import InputError, TriageError, UsageError
 from triage.journey import Journeys
 from triage.loader import load_rulebook
+from triage.pathway import load_pathway
 from triage.referral import Referral
 
 BATCH_SIZE = 500
@@ -169,12 +170,20 @@ def explain(
 @click.argument("file", type=click.File("rb"))
 @click.option("--batch", is_flag=True, help="FILE is JSON Lines: one journey event per line.")
 @click.option("--log", "log_target", metavar="TARGET", default=None, help=LOG_HELP)
+@click.option(
+    "--pathway",
+    "pathway_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Pathway file, checked against the rulebook. Default: the bundled Kent pathway.",
+)
 @witness_option
 @engine_options
 def journey(
     file: IO[bytes],
     batch: bool,
     log_target: str | None,
+    pathway_file: Path | None,
     witness: str | None,
     rules_dir: Path | None,
     engine: EngineName | None,
@@ -183,7 +192,10 @@ def journey(
     """Decide the journey event in FILE (- for standard input): step up, step down, transition,
     close or stay, by the rulebook's step rules, checked against the pathway graph. Prints one
     transition decision per event (JSON Lines). A move the pathway refuses exits 2."""
-    journeys = Journeys(load_rulebook(rules_dir), engine=engine)
+    rulebook = load_rulebook(rules_dir)
+    # Another council's rulebook brings its own pathway: the bundled one is Kent's.
+    pathway = None if pathway_file is None else load_pathway(pathway_file, rulebook=rulebook)
+    journeys = Journeys(rulebook, pathway, engine=engine)
     log = _open_log(log_target, witness)
     lines = list(numbered_lines(file)) if batch else [(1, file.read())]
     failed = 0
@@ -246,7 +258,6 @@ def outcome(
     ROUTE --reason CODE [--level N]. DECISION_ID is the case system's decision id (the log's key
     in $TRIAGE_LOG_KEY finds its pseudonym) or the pseudonym (p-...). Prints the record."""
     from triage.audit.outcome import parse_outcome
-    from triage.pathway import load_pathway
 
     if accept == (route is not None):
         raise UsageError("give exactly one of --accept and --override ROUTE")

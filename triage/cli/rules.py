@@ -11,7 +11,6 @@ from typing import IO, Any, cast
 import click
 
 from triage import _table
-from triage._base import LEVEL_NAMES
 from triage.audit.record import DecisionRecordV1
 from triage.cli.options import numbered_lines, rules_option, stream_name
 from triage.decision import Decision
@@ -76,7 +75,7 @@ def _indicator_lines(rulebook: Rulebook, width: int) -> list[str]:
         indent=4,
     )
     for level in sorted({i.level for i in indicators}):
-        lines += ["", f"Level {level} {LEVEL_NAMES.get(level, '')}".rstrip()]
+        lines += ["", f"Level {level} {rulebook.level_names.get(level, '')}".rstrip()]
         at_level = [i for i in indicators if i.level == level]
         for domain in sorted({i.domain.value for i in at_level}):
             rows = [

@@ -207,6 +207,15 @@ class Checker:
                 f"has no node for route {route} of rulebook {book}",
                 subject=f"route {route}",
             )
+        levels = self.rulebook.level_names
+        for position, node in enumerate(self.definition.nodes):
+            if node.level is not None and node.level not in levels:
+                self.add(
+                    ("nodes", position, "level"),
+                    f"is not a level of rulebook {book}",
+                    short(node.level),
+                    tuple(str(level) for level in levels),
+                )
         for service in self.rulebook.services:
             if service.id not in self.index:
                 self.add(
@@ -234,17 +243,21 @@ class Checker:
                 )
 
     def _way_down(self) -> None:
+        """Every node at the highest level (the rulebook's; without one, the highest any node
+        has) has a way down to a ground node."""
         down = self._kinds(set(EdgeKind) - {EdgeKind.STEP_UP})
         ground = [node for node in self.ground if node in down]
+        levels = [node.level for node in self.definition.nodes if node.level is not None]
+        top = self.rulebook.highest_level if self.rulebook is not None else max(levels, default=0)
         for position, node in enumerate(self.definition.nodes):
-            if node.level != 4 or self.index[node.id] != position:
+            if node.level != top or self.index[node.id] != position:
                 continue
             if node.id in self.ground or any(nx.has_path(down, node.id, g) for g in ground):
                 continue
             self.add(
                 ("nodes", self.index[node.id]),
-                f"is a level-4 node with no way down: no path of step_down, exit, transition or "
-                f"route edges reaches a ground node ({self.ground_names})",
+                f"is a level-{top} node with no way down: no path of step_down, exit, transition "
+                f"or route edges reaches a ground node ({self.ground_names})",
             )
 
     def _step_down_walks(self) -> None:

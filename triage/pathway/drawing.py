@@ -23,10 +23,9 @@ import re
 import shutil
 import subprocess
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from triage._base import LEVEL_NAMES
 from triage.errors import GraphvizMissing, UsageError
 from triage.pathway._views import (
     FORBIDDEN,
@@ -141,12 +140,12 @@ def to_mermaid(
     node: str | None = None,
 ) -> str:
     """A view of the pathway as a Mermaid flowchart (no legend: each edge says its kind)."""
-    return _mermaid(view_picture(graph, view, node=node, highlight=highlight))
+    return _mermaid(view_picture(graph, view, node=node, highlight=highlight), graph.level_names)
 
 
 def journey_mermaid(graph: PathwayGraph, steps: Sequence[JourneyStep]) -> str:
     """A child's journey as a Mermaid flowchart."""
-    return _mermaid(journey_picture(graph, steps))
+    return _mermaid(journey_picture(graph, steps), graph.level_names)
 
 
 # --- Graphviz dot ---------------------------------------------------------------------------
@@ -179,12 +178,12 @@ def _attrs(attrs: dict[str, _DotValue]) -> str:
     return ", ".join(f"{key}={_value(value)}" for key, value in attrs.items())
 
 
-def _row(node: Node) -> tuple[int, _Lines]:
+def _row(node: Node, level_names: Mapping[int, str]) -> tuple[int, _Lines]:
     """The row a node is drawn in, top to bottom, with the row's name."""
     if node.kind == "entry":
         return 0, _Lines(("Entry",))
     if node.level is not None:
-        return node.level + 1, _Lines((f"Level {node.level}", LEVEL_NAMES[node.level]))
+        return node.level + 1, _Lines((f"Level {node.level}", level_names.get(node.level, "")))
     if node.kind == "route":
         return 1, _Lines(("No level:", "the case", "decides"))
     if node.kind == "exit":
@@ -230,7 +229,7 @@ def _dot_line(line: Line, rows: dict[str, int], picture: Picture, merged: bool) 
     return f"{_quoted(line.source)} -> {_quoted(line.target)} [{_attrs(attrs)}];"
 
 
-def _legend(picture: Picture) -> str:
+def _legend(picture: Picture, level_names: Mapping[int, str]) -> str:
     """One table: each kind of line drawn (left), the node shapes and level fills (right)."""
     kinds = [kind for kind in _COLOURS if any(line.kind == kind for line in picture.lines)]
     lines = [
@@ -244,7 +243,7 @@ def _legend(picture: Picture) -> str:
     kinds_drawn = {node.kind.value for node in picture.nodes}
     nodes = [words for kind, words in _SHAPE_WORDS.items() if kind in kinds_drawn]
     levels = sorted({node.level for node in picture.nodes if node.level is not None})
-    fills = [(level, f"Level {level}: {LEVEL_NAMES[level]}") for level in levels]
+    fills = [(level, f"Level {level}: {level_names.get(level, '')}") for level in levels]
 
     def column(rows: list[str]) -> str:
         return (
@@ -275,8 +274,9 @@ def _legend(picture: Picture) -> str:
 
 def _dot(graph: PathwayGraph, picture: Picture) -> str:
     merged = picture.bundled
-    rows = {node.id: _row(node)[0] for node in picture.nodes}
-    names = {_row(node)[0]: _row(node)[1] for node in picture.nodes}
+    level_names = graph.level_names
+    rows = {node.id: _row(node, level_names)[0] for node in picture.nodes}
+    names = {_row(node, level_names)[0]: _row(node, level_names)[1] for node in picture.nodes}
     graph_attrs: dict[str, _DotValue] = {
         "label": picture.title,
         "labelloc": "t",
@@ -312,7 +312,7 @@ def _dot(graph: PathwayGraph, picture: Picture) -> str:
         lines.append("  }")
     lines.extend(f"  {_dot_line(line, rows, picture, merged)}" for line in picture.lines)
     # The legend sits below the last row, at the left, out of the way of the arrows.
-    lines.append(_legend(picture))
+    lines.append(_legend(picture, level_names))
     if order and picture.across:
         # Left to right, the legend joins the first column, where arrows only leave, rather
         # than widening the page.
@@ -342,7 +342,7 @@ _MERMAID_ARROWS = {"step_up": "==>", "step_down": "-.->", OFF_PATHWAY: "-.->"}
 _MERMAID_WIDTHS = {"step_up": 3, "step_down": 2, "transition": 2, "highlight": 5}
 
 
-def _mermaid(picture: Picture) -> str:
+def _mermaid(picture: Picture, level_names: Mapping[int, str]) -> str:
     lines = ["flowchart TB", f"  %% {picture.title}"]
     bands: dict[int | None, list[Node]] = {None: []}
     for node in sorted(picture.nodes, key=lambda n: n.level or 0):
@@ -356,7 +356,7 @@ def _mermaid(picture: Picture) -> str:
         if level is None:
             lines.extend(f"  {shape}" for shape in shapes)
             continue
-        name = _mermaid_label(f"Level {level}: {LEVEL_NAMES[level]}")
+        name = _mermaid_label(f"Level {level}: {level_names.get(level, '')}")
         lines.append(f"  subgraph band_level_{level}[{name}]")
         lines.extend(f"    {shape}" for shape in shapes)
         lines.append("  end")

@@ -15,7 +15,7 @@ from pathlib import Path
 import networkx as nx
 from pydantic import ValidationError
 
-from triage._base import Level
+from triage._base import LEVEL_NAMES, Level
 from triage.errors import PathwayInvalid, Problem, UsageError
 from triage.loader import YamlDocument, bundled_pathway_file, read_yaml
 from triage.pathway._checks import Checker, Found, only, problem, short
@@ -83,6 +83,11 @@ class PathwayGraph:
                 problems,
                 str(document.file) if document is not None else f"pathway {definition.pathway.id}",
             )
+        # What each level is called in a picture: the rulebook's names, checked against it
+        # (a graph loaded without a rulebook: the four levels of the form).
+        self.level_names: dict[int, str] = (
+            dict(LEVEL_NAMES) if rulebook is None else rulebook.level_names
+        )
         self._graph: nx.DiGraph[str] = nx.DiGraph()
         for node in definition.nodes:
             self._graph.add_node(node.id, node=node)

@@ -71,6 +71,8 @@ class Scan:
     repeated_answers: int = 0  # outcomes for a decision record already answered (not counted)
     # The report section of the last rulebook snapshot in the log that has one.
     section: ReportSection | None = None
+    # The levels of need of the last rulebook snapshot in the log (the form's four before one).
+    levels: tuple[int, ...] = (1, 2, 3, 4)
 
 
 def _within(day: date, start: date | None, end: date | None) -> bool:
@@ -106,6 +108,7 @@ def _read_snapshot(found: Scan, record: DecisionRecordV1) -> None:
         found.reason_labels.setdefault(reason.id, reason.label)
     if rulebook.report is not None:
         found.section = rulebook.report
+    found.levels = tuple(rulebook.level_names)
 
 
 def _read_decision(

@@ -102,12 +102,13 @@ def kpi_report(
     if section is None:
         raise UsageError(NO_SECTION)
     labels = dict(scan.route_labels)
+    levels = scan.levels if rulebook is None else tuple(rulebook.level_names)
     if rulebook is not None:
         labels = {route.id: route.label for route in rulebook.routes} | labels
     decisions, moves, texts = scan.decisions, scan.moves, section.figures
     figures = (
         _by_agency(texts.referrals_by_agency, decisions),
-        _by_level(texts.decisions_by_level, section, decisions),
+        _by_level(texts.decisions_by_level, section, decisions, levels),
         _by_route(texts.decisions_by_route, section, decisions, labels),
         *(_starts(starts, decisions, moves, population) for starts in texts.starts),
         _stepped_down(texts.closures_stepped_down_to_early_help, moves),
@@ -149,13 +150,19 @@ def _by_agency(text: FigureText, decisions: Sequence[ChildDecision]) -> Figure:
 
 
 def _by_level(
-    text: FigureText, section: ReportSection, decisions: Sequence[ChildDecision]
+    text: FigureText,
+    section: ReportSection,
+    decisions: Sequence[ChildDecision],
+    levels: Sequence[int],
 ) -> Figure:
+    """One row per level of the rulebook (three for a council that counts three), and one for
+    decisions with no level; a level the rulebook does not count, if a log holds one, too."""
     counts = Counter(d.level for d in decisions)
     total = len(decisions)
+    shown = [*levels, *sorted(n for n in counts if n is not None and n not in levels)]
     rows = [
         Row(str(n), section.levels.get(n, f"Level {n}"), counts[n], _pct(counts[n], total))
-        for n in (1, 2, 3, 4)
+        for n in shown
     ]
     if counts[None]:
         rows.append(
@@ -166,7 +173,7 @@ def _by_level(
         text,
         denominator=total,
         rows=tuple(rows),
-        levels={str(n): n for n in (1, 2, 3, 4)},
+        levels={str(n): n for n in shown},
     )
 
 

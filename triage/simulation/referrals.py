@@ -101,6 +101,10 @@ class _Vocabulary:
     services: tuple[str, ...]
     service_weights: tuple[float, ...]
     looked_after: frozenset[str]
+    # The rulebook's highest level, and the share of LEVEL_MIX drawn at it: a three-level
+    # rulebook's highest level takes the draws of level 4 too (none is lost, none made up).
+    top: int
+    top_share: float
 
     @classmethod
     def of(cls, rulebook: Rulebook) -> _Vocabulary:
@@ -130,6 +134,8 @@ class _Vocabulary:
             services=tuple(service for service, _ in services),
             service_weights=tuple(weight for _, weight in services),
             looked_after=frozenset(council.looked_after_services),
+            top=rulebook.highest_level,
+            top_share=sum(share for at, share in LEVEL_MIX.items() if at >= rulebook.highest_level),
         )
 
 
@@ -200,16 +206,17 @@ def _referral(
     on = received.date()
     group, _, codes = rng.choices(SOURCE_MIX, cum_weights=SOURCE_CUMULATIVE)[0]
     source = CensusSource(rng.choice(codes))
-    level: int = _draw(rng, LEVEL_MIX)
+    top = vocabulary.top
+    level: int = min(_draw(rng, LEVEL_MIX), top)
     kids = [_draw_child(rng, f"C-{key}-{k}", on) for k in range(1, _draw(rng, CHILDREN_MIX) + 1)]
     abuse_share = POLICE_DOMESTIC_ABUSE_SHARE if group == "police" else OTHER_DOMESTIC_ABUSE_SHARE
     with_domestic_abuse = level >= 2 and rng.random() < abuse_share
     concerns, level = _concerns(rng, vocabulary, kids, level, with_domestic_abuse)
-    immediate_danger = level == 4 and rng.random() < IMMEDIATE_DANGER_SHARE / LEVEL_MIX[4]
+    immediate_danger = level == top and rng.random() < IMMEDIATE_DANGER_SHARE / vocabulary.top_share
     consent: Consent = (
         Consent.NOT_SOUGHT
         if immediate_danger
-        else _draw(rng, CONSENT_MIX_LEVEL_4 if level == 4 else CONSENT_MIX)
+        else _draw(rng, CONSENT_MIX_LEVEL_4 if level == top else CONSENT_MIX)
     )
     if (
         group == "police"
@@ -217,7 +224,7 @@ def _referral(
         and rng.random() < DOMESTIC_ABUSE_NOTIFICATION_SHARE
     ):
         notification = Notification.DOMESTIC_ABUSE_NOTIFICATION
-    elif group != "police" and level < 4 and rng.random() < EARLY_HELP_NOTIFICATION_SHARE:
+    elif group != "police" and level < top and rng.random() < EARLY_HELP_NOTIFICATION_SHARE:
         notification = Notification.EARLY_HELP_NOTIFICATION
     else:
         notification = Notification.INTER_AGENCY_REFERRAL
