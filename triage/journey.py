@@ -1,7 +1,8 @@
 """Journeys: moving a child along the continuum, decided by step rules and checked on the graph.
 
 A journey event (a new referral on an open case, a review with findings, a plan ending, a
-birthday, a closure) is about one service the child is open to. The rulebook's *step rules*
+birthday, a closure, a service redesign on the day a revision goes live) is about one service
+the child is open to. The rulebook's *step rules*
 (`then: {step: step_up|step_down|transition|close, to: NODE}`) decide the move, hit policy
 *priority*, on the same evaluator as referrals; the pathway graph must allow it. A practitioner
 may override with a recorded reason: the override may leave the graph's edges (it is marked as
@@ -38,12 +39,14 @@ _EVENTS = {
     TransitionKind.STEP_DOWN: "case_stepped_down",
     TransitionKind.TRANSITION: "case_transitioned",
     TransitionKind.CLOSE: "case_closed",
+    TransitionKind.REDESIGN: "case_moved_by_redesign",
 }
 _EDGE_OF = {
     TransitionKind.STEP_UP: EdgeKind.STEP_UP,
     TransitionKind.STEP_DOWN: EdgeKind.STEP_DOWN,
     TransitionKind.TRANSITION: EdgeKind.TRANSITION,
     TransitionKind.CLOSE: EdgeKind.EXIT,
+    TransitionKind.REDESIGN: EdgeKind.REDESIGN,
 }
 
 
@@ -83,7 +86,7 @@ class PathwayRef(Model):
     fingerprint: str
 
 
-StepKind = Literal["step_up", "step_down", "transition", "close", "stay"]
+StepKind = Literal["step_up", "step_down", "transition", "close", "redesign", "stay"]
 
 
 class TransitionDecision(Model):
@@ -107,6 +110,18 @@ class TransitionDecision(Model):
     rulebook: RulebookRef
     pathway: PathwayRef
     library_version: str
+
+
+def parse_event(data: JourneyEvent | str | bytes | Mapping[str, Any]) -> JourneyEvent:
+    """A journey event checked against its form (not yet against a pathway)."""
+    if isinstance(data, JourneyEvent):
+        return data
+    # The same strict reader as referrals: repeated keys, NaN, BOMs refused.
+    raw = load_json(data, "the journey event") if isinstance(data, str | bytes) else data
+    try:
+        return JourneyEvent.model_validate(raw)
+    except ValidationError as error:
+        raise ReferralInvalid(parse_problems(error), "the journey event") from None
 
 
 def _step_services(rule: Rule) -> tuple[str, ...]:
@@ -178,15 +193,7 @@ class Journeys:
             )
 
     def validate(self, data: JourneyEvent | str | bytes | Mapping[str, Any]) -> JourneyEvent:
-        if isinstance(data, JourneyEvent):
-            event = data
-        else:
-            # The same strict reader as referrals: repeated keys, NaN, BOMs refused.
-            raw = load_json(data, "the journey event") if isinstance(data, str | bytes) else data
-            try:
-                event = JourneyEvent.model_validate(raw)
-            except ValidationError as error:
-                raise ReferralInvalid(parse_problems(error), "the journey event") from None
+        event = parse_event(data)
         nodes = tuple(sorted(node.id for node in self.pathway.nodes))
         problems = []
         if event.service not in nodes:
