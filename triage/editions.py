@@ -163,7 +163,8 @@ def _reads_only_service_and_event(rule: Rule) -> bool:
 def check_move(before: Edition, after: Edition) -> list[Problem]:
     """Why the move from one edition to the next is unsafe: a service retired with no
     successor, or more than one, or one at another level; a redesign rule that does not move
-    every child open to its service, or that names a service not retired."""
+    every child open to its service, that names a service (or pathway node) not retired, or
+    whose move is not a redesign edge of the later edition's pathway."""
     old, new = before.rulebook, after.rulebook
     retired = [s for s in old.services if s.id not in new.service_by_id]
     found: list[Problem] = []
@@ -184,11 +185,15 @@ def check_move(before: Edition, after: Edition) -> list[Problem]:
                 Problem("effective_from", f"is not in force on go-live {on}", rule_id=rule.id)
             )
         for named in _services_of(rule):
-            if named in new.service_by_id or named not in old.service_by_id:
+            if named in new.service_by_id or (
+                named not in old.service_by_id
+                and not (after.pathway is not None and named in after.pathway.retired)
+            ):
                 found.append(
                     Problem(
                         "when",
-                        f"moves {named}, which is not a service {new.id} retires from {old.id}",
+                        f"moves {named}, which is neither a service {new.id} retires from {old.id} "
+                        "nor a node its pathway retires",
                         named,
                         tuple(s.id for s in retired),
                         rule_id=rule.id,

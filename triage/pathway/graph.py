@@ -144,6 +144,11 @@ class PathwayGraph:
         return self.definition.ground
 
     @cached_property
+    def retired(self) -> frozenset[str]:
+        """The nodes a revision retired (each with one redesign edge to its successor)."""
+        return frozenset(node.id for node in self.nodes if node.kind is NodeKind.RETIRED)
+
+    @cached_property
     def entry(self) -> str:
         return next(node.id for node in self.nodes if node.kind is NodeKind.ENTRY)
 
