@@ -33,7 +33,7 @@ from typing import Any
 from triage.conditions import All, EventIs, EventKind, ServiceIs
 from triage.decision import Decision
 from triage.engine import FrontDoor
-from triage.errors import Problem, RulebookInvalid, UsageError
+from triage.errors import Problem, ReferralInvalid, RulebookInvalid, UsageError
 from triage.evaluator import EngineName
 from triage.journey import JourneyEvent, Journeys, TransitionDecision, parse_event
 from triage.loader import load_rulebook, read_revision
@@ -101,6 +101,35 @@ class Editions:
                 if edge.kind is EdgeKind.REDESIGN:
                     found.setdefault(edge.source, edge.target)
         return found
+
+    def retired_on(self, day: date) -> dict[str, tuple[str, Edition]]:
+        """Service -> (its successor, the edition that retired it), for every service retired by
+        an edition in force on a date (followed on to the last successor)."""
+        found: dict[str, tuple[str, Edition]] = {}
+        for edition in self.editions[1:]:
+            if edition.go_live is None or edition.go_live > day:
+                break
+            moves = self.successors(edition)
+            found = {old: (moves.get(new, new), by) for old, (new, by) in found.items()}
+            for old, new in moves.items():
+                if old not in edition.rulebook.service_by_id:
+                    found.setdefault(old, (new, edition))
+        return found
+
+    def carry_over(self, data: Mapping[str, Any], as_of: date | None = None) -> dict[str, Any]:
+        """A referral (as JSON-ready data) whose children open to a service retired by the
+        edition in force (on `as_of`, default the receipt date) are open to its successor
+        instead, as the go-live move left them: for a case system whose form still names the
+        old service, and for what-if runs of old referrals on a revision. Explicit, never done
+        by the door itself."""
+        referral = parse_referral(data)
+        retired = self.retired_on(as_of or referral.received_on)
+        out = referral.model_dump(mode="json")
+        for child in out["children"]:
+            involvement = child.get("open_involvement")
+            if involvement and involvement.get("service") in retired:
+                involvement["service"] = retired[involvement["service"]][0]
+        return out
 
     def door(
         self, engine: EngineName | None = None, *, id_key: bytes | None = None
@@ -266,7 +295,25 @@ class EditionsDoor:
         """A referral checked against the form, then against the vocabulary of the edition in
         force on `as_of` (default: its receipt date)."""
         referral = data if isinstance(data, Referral) else parse_referral(data)
-        return self.door_for(as_of or referral.received_on).validate(referral)
+        day = as_of or referral.received_on
+        retired = self.editions.retired_on(day)
+        problems = []
+        for index, child in enumerate(referral.children):
+            service = None if child.open_involvement is None else child.open_involvement.service
+            if service in retired:
+                successor, by = retired[service]
+                problems.append(
+                    Problem(
+                        f"children[{index}].open_involvement.service",
+                        f"was retired on {by.go_live} by {by.rulebook.id}, when every child "
+                        f"open to it moved to {successor}: send that (or Editions.carry_over)",
+                        service,
+                        (successor,),
+                    )
+                )
+        if problems:
+            raise ReferralInvalid(problems, "the referral")
+        return self.door_for(day).validate(referral)
 
     def route(
         self, data: Referral | str | bytes | Mapping[str, Any], as_of: date | None = None
