@@ -505,3 +505,10 @@ def test_a_log_across_go_live_verifies_and_replays(tmp_path: Path, editions: Edi
     assert report.different == 0
     assert report.decisions == sum(len(batch) for batch in decided)
     assert (report.journeys, report.journeys_different) == (3, 0)
+
+
+def test_journeys_on_the_revision_find_its_bundled_pathway() -> None:
+    """A rulebook id names its bundled pathway (kent_families_first: kent-families-first.yaml);
+    Kent's stays Kent's."""
+    assert Journeys(FF, engine="reference").pathway.id == "kent_families_first"
+    assert Journeys(KENT, engine="reference").pathway.id == "kent"

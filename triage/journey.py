@@ -24,10 +24,17 @@ from triage._input import load_json
 from triage._logging import get_logger
 from triage.conditions import All, EventKind, ReviewFinding, ServiceIs
 from triage.decision import LIBRARY_VERSION, IdKey, RulebookRef
-from triage.errors import EngineFault, MoveRefused, Problem, ReferralInvalid, RulebookInvalid
+from triage.errors import (
+    EngineFault,
+    MoveRefused,
+    PathwayInvalid,
+    Problem,
+    ReferralInvalid,
+    RulebookInvalid,
+)
 from triage.evaluator import EngineName, Evaluator, make_evaluator
 from triage.facts import JourneyFacts, age_in_years
-from triage.loader import load_rulebook
+from triage.loader import bundled_pathway_file, load_rulebook
 from triage.pathway import EdgeKind, PathwayGraph, load_pathway
 from triage.policies import by_priority
 from triage.referral import ChildFlag, Consent, Identifier, parse_problems
@@ -112,6 +119,18 @@ class TransitionDecision(Model):
     library_version: str
 
 
+def _bundled_pathway(rulebook: Rulebook) -> PathwayGraph:
+    """The bundled pathway named as the rulebook (`kent_families_first`: the file
+    kent-families-first.yaml), else the bundled Kent pathway, as before revisions existed."""
+    for name in dict.fromkeys((rulebook.id, rulebook.id.replace("_", "-"))):
+        try:
+            file = bundled_pathway_file(name)
+        except PathwayInvalid:  # none of that name is installed
+            continue
+        return load_pathway(file, rulebook=rulebook)
+    return load_pathway(rulebook=rulebook)
+
+
 def parse_event(data: JourneyEvent | str | bytes | Mapping[str, Any]) -> JourneyEvent:
     """A journey event checked against its form (not yet against a pathway)."""
     if isinstance(data, JourneyEvent):
@@ -144,7 +163,7 @@ class Journeys:
         id_key: bytes | None = None,
     ) -> None:
         self.rulebook = load_rulebook() if rulebook is None else rulebook
-        self.pathway = load_pathway(rulebook=self.rulebook) if pathway is None else pathway
+        self.pathway = _bundled_pathway(self.rulebook) if pathway is None else pathway
         self.evaluator = (
             make_evaluator(engine, self.rulebook)
             if engine is None or isinstance(engine, str)
