@@ -345,9 +345,16 @@ class EditionsJourneys:
         edition = self.editions.on(day)
         return self.journeys[self.editions.editions.index(edition)]
 
+    def validate(
+        self, data: JourneyEvent | str | bytes | Mapping[str, Any], as_of: date | None = None
+    ) -> JourneyEvent:
+        """A journey event checked against its form, then against the pathway of the edition in
+        force on `as_of` (default: the day it occurred)."""
+        event = parse_event(data)
+        return self.journeys_for(as_of or event.occurred_at.date()).validate(event)
+
     def decide(
         self, data: JourneyEvent | str | bytes | Mapping[str, Any], as_of: date | None = None
     ) -> TransitionDecision:
-        event = parse_event(data)
-        journeys = self.journeys_for(as_of or event.occurred_at.date())
-        return journeys.decide(journeys.validate(event), as_of)
+        event = self.validate(data, as_of)
+        return self.journeys_for(as_of or event.occurred_at.date()).decide(event, as_of)
