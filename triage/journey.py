@@ -3,8 +3,9 @@
 A journey event (a new referral on an open case, a review with findings, a plan ending, a
 birthday, a closure, a service redesign on the day a revision goes live) is about one service
 the child is open to. The rulebook's *step rules*
-(`then: {step: step_up|step_down|transition|close, to: NODE}`) decide the move, hit policy
-*priority*, on the same evaluator as referrals; the pathway graph must allow it. A practitioner
+(`then: {step: step_up|step_down|transition|close|redesign, to: NODE}`) decide the move, hit
+policy *priority*, on the same evaluator as referrals; the pathway graph must allow it. A
+service redesign is decided by `redesign` rules alone, and they decide nothing else. A practitioner
 may override with a recorded reason: the override may leave the graph's edges (it is marked as
 such) but never crosses a forbidden edge. When no step rule applies, or the engine fails, the
 child stays where it is: a journey never moves a child lower by default.
@@ -256,6 +257,12 @@ class Journeys:
                 "engine_fault", engine=fault.engine, what=fault.what, rulebook=self.rulebook.id
             )
             fired, manual = (), True
+        # Whatever the rulebook says: the go-live event moves a child only to a successor, and
+        # only the go-live event does. A step rule that reads no event (Kent's closing of an
+        # assessment with no further action) must not close a case on go-live day.
+        redesign = event.event is EventKind.SERVICE_REDESIGN
+        step_of = self.prepared.step_of
+        fired = tuple(r for r in fired if (step_of[r].step is TransitionKind.REDESIGN) == redesign)
         winner = by_priority(fired, self.prepared.priority)
         reasons = [] if winner is None else [self.prepared.reasons[winner]((), on)]
         proposed = None if winner is None else self.prepared.step_of[winner]
