@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
@@ -51,6 +51,7 @@ class Edition:
     rulebook: Rulebook
     go_live: date | None = None
     pathway: PathwayGraph | None = None
+    go_live_choice: str | None = None  # why the revision's default go-live (a local choice)
 
 
 class Editions:
@@ -161,10 +162,11 @@ def load_editions(directory: str | Path, go_live: date | None = None) -> Edition
         pathway = load_pathway(file, rulebook=rulebook)
         if earlier[-1].pathway is None:
             base = earlier[-1]
-            earlier[-1] = Edition(
-                base.rulebook, base.go_live, load_pathway(extended_file(file), base.rulebook)
+            earlier[-1] = replace(
+                base, pathway=load_pathway(extended_file(file), rulebook=base.rulebook)
             )
-    return Editions((*earlier, Edition(rulebook, go_live or header.go_live, pathway)))
+    why = header.local_choice if go_live is None else "given by the caller"
+    return Editions((*earlier, Edition(rulebook, go_live or header.go_live, pathway, why)))
 
 
 def _redesign_rules(rulebook: Rulebook) -> list[tuple[Rule, StepOutcome]]:
