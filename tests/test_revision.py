@@ -173,6 +173,20 @@ def test_a_revision_writes_lists_only_through_its_changes(tmp_path: Path) -> Non
     assert "only through retire, replace and add" in problem.message
 
 
+def test_changes_are_a_mapping_of_sections(tmp_path: Path) -> None:
+    revision = write(tmp_path / "r", HEADER + "retire: [allocated_worker]\n")
+    (problem,) = problems(revision)
+    assert (problem.location, problem.line) == ("retire", 6)
+    assert "must be a mapping of sections" in problem.message
+
+
+def test_a_revision_header_without_a_go_live_is_refused(tmp_path: Path) -> None:
+    revision = write(tmp_path / "r", HEADER.replace("  go_live: 2026-04-01\n", ""))
+    (problem,) = problems(revision)
+    assert problem.location == "revision.go_live"
+    assert problem.file == str(revision / "revision.yaml")
+
+
 def test_changes_without_a_revision_header_are_refused(tmp_path: Path) -> None:
     directory = tmp_path / "r"
     directory.mkdir()

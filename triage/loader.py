@@ -208,8 +208,18 @@ def _read_directory(directory: Path) -> _Read:
                         line=key_mark.line + 1,
                     )
                 )
-            elif key in OPS and isinstance(value, dict):
-                _changes(read, file, OPS[OPS.index(key)], value, key_node)
+            elif key in OPS:
+                if isinstance(value, dict):
+                    _changes(read, file, OPS[OPS.index(key)], value, key_node)
+                else:
+                    problems.append(
+                        Problem(
+                            key,
+                            "must be a mapping of sections (routes, rules, ...) to lists",
+                            file=str(file),
+                            line=key_mark.line + 1,
+                        )
+                    )
             elif key in _MAPPING_KEYS:
                 if key in origins:
                     problems.append(
@@ -223,9 +233,8 @@ def _read_directory(directory: Path) -> _Read:
                 merged[key] = value
                 origins[key] = _Origin(file, key_node, (key,))
             elif not isinstance(value, list):
-                kind = "a mapping" if key in OPS else "a list"
                 problems.append(
-                    Problem(key, f"must be {kind}", file=str(file), line=key_mark.line + 1)
+                    Problem(key, "must be a list", file=str(file), line=key_mark.line + 1)
                 )
             else:
                 for index, item in enumerate(value):
@@ -243,7 +252,7 @@ def _changes(read: _Read, file: Path, op: Op, value: dict[str, Any], node: yaml.
     for section_node, items_node in node.value:
         section, items = section_node.value, value[section_node.value]
         if not isinstance(items, list):
-            items, nodes = [items], [items_node]  # reported as not a list by resolve_lists
+            items, nodes = [items], [items_node]  # one entry without a list: a list of one
         else:
             nodes = items_node.value
         for index, (entry, entry_node) in enumerate(zip(items, nodes, strict=True)):
@@ -274,7 +283,7 @@ def _resolved(directory: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any],
                 str(directory),
             )
         return read.merged, read.origins
-    _, base = revision_of(directory, read.merged["revision"])
+    _, base = revision_of(directory, read.merged["revision"], read.origins["revision"].file)
     if base.resolve() in chain or base.resolve() == directory.resolve():
         raise RulebookNotFound(str(directory), f"it extends {base}, which extends it again")
     base_merged, base_origins = _resolved(base, (*chain, directory.resolve()))
@@ -298,11 +307,13 @@ def _resolved(directory: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any],
     written = [key for key in _LIST_KEYS if read.merged[key]]
     own = read.merged.get("rulebook")
     for key in written:
+        first = read.origins[(key, 0)]
         problems.append(
             Problem(
                 key,
                 "a revision changes lists only through retire, replace and add",
-                file=str(read.origins[(key, 0)].file),
+                file=str(first.file),
+                line=first.node.start_mark.line + 1,  # its first item's
             )
         )
     if (
@@ -325,13 +336,17 @@ def _resolved(directory: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any],
     return merged, origins
 
 
-def revision_of(directory: Path, raw: Any) -> tuple[RevisionHeader, Path]:
+def revision_of(directory: Path, raw: Any, file: Path | None = None) -> tuple[RevisionHeader, Path]:
     """A `revision:` header, validated, and the directory of the rulebook it extends."""
     try:
         header = RevisionHeader.model_validate(raw)
     except ValidationError as error:
+        where = None if file is None else str(file)
         raise RulebookInvalid(
-            [Problem(field_path(("revision", *e["loc"])), e["msg"]) for e in error.errors()],
+            [
+                Problem(field_path(("revision", *e["loc"])), e["msg"], file=where)
+                for e in error.errors(include_url=False)
+            ],
             str(directory),
         ) from None
     if "/" not in header.extends:
@@ -345,7 +360,7 @@ def read_revision(directory: str | Path) -> tuple[RevisionHeader, Path] | None:
     read = _read_directory(Path(directory))
     if "revision" not in read.merged:
         return None
-    return revision_of(Path(directory), read.merged["revision"])
+    return revision_of(Path(directory), read.merged["revision"], read.origins["revision"].file)
 
 
 def _at(
