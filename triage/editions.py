@@ -43,7 +43,7 @@ from triage.referral import Referral, parse_referral
 from triage.rulebook import Rule, Rulebook, StepOutcome, TransitionKind
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # one edition is itself: no deep comparison
 class Edition:
     """One rulebook of a council (and its pathway, if known), in force from `go_live` (None:
     from the beginning)."""
@@ -78,10 +78,14 @@ class Editions:
 
     def on(self, day: date) -> Edition:
         """The edition in force on a date."""
-        chosen = self.editions[0]
-        for edition in self.editions[1:]:
+        return self.editions[self.index_on(day)]
+
+    def index_on(self, day: date) -> int:
+        """The position of the edition in force on a date."""
+        chosen = 0
+        for index, edition in enumerate(self.editions[1:], start=1):
             if edition.go_live is not None and edition.go_live <= day:
-                chosen = edition
+                chosen = index
         return chosen
 
     @property
@@ -288,8 +292,7 @@ class EditionsDoor:
 
     def door_for(self, day: date) -> FrontDoor:
         """The door of the edition in force on a date."""
-        edition = self.editions.on(day)
-        return self.doors[self.editions.editions.index(edition)]
+        return self.doors[self.editions.index_on(day)]
 
     def validate(
         self, data: Referral | str | bytes | Mapping[str, Any], as_of: date | None = None
@@ -344,8 +347,7 @@ class EditionsJourneys:
         )
 
     def journeys_for(self, day: date) -> Journeys:
-        edition = self.editions.on(day)
-        return self.journeys[self.editions.editions.index(edition)]
+        return self.journeys[self.editions.index_on(day)]
 
     def validate(
         self, data: JourneyEvent | str | bytes | Mapping[str, Any], as_of: date | None = None
