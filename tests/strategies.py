@@ -40,7 +40,9 @@ concerns: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
 
 
 @st.composite
-def children(draw: st.DrawFn, received: date, index: int) -> dict[str, Any]:
+def children(
+    draw: st.DrawFn, received: date, index: int, services: tuple[str, ...] = SERVICES
+) -> dict[str, Any]:
     child: dict[str, Any] = {"child_id": f"C-{index}"}
     unborn = draw(st.integers(0, 9)) == 0
     # How far back a previous referral may go: a pre-birth referral is at most ~9 months early.
@@ -58,7 +60,7 @@ def children(draw: st.DrawFn, received: date, index: int) -> dict[str, Any]:
         allowed = [f.value for f in ChildFlag if not unborn or f in UNBORN_FLAGS]
         child["flags"] = draw(st.lists(st.sampled_from(allowed), max_size=2, unique=True))
     if draw(st.integers(0, 3)) == 0:
-        involvement: dict[str, Any] = {"service": draw(st.sampled_from(SERVICES))}
+        involvement: dict[str, Any] = {"service": draw(st.sampled_from(services))}
         if draw(st.booleans()):
             involvement["level"] = draw(st.integers(1, 4))
         child["open_involvement"] = involvement
@@ -71,10 +73,13 @@ def children(draw: st.DrawFn, received: date, index: int) -> dict[str, Any]:
 
 
 @st.composite
-def referrals(draw: st.DrawFn, max_concerns: int = 8) -> dict[str, Any]:
-    """A valid referral form, as the JSON-ready mapping a case system would send."""
+def referrals(
+    draw: st.DrawFn, max_concerns: int = 8, services: tuple[str, ...] = SERVICES
+) -> dict[str, Any]:
+    """A valid referral form, as the JSON-ready mapping a case system would send (open only to
+    `services`: by default every service of the Kent rulebook)."""
     received = draw(received_dates)
-    kids = [draw(children(received, i)) for i in range(draw(st.integers(1, 3)))]
+    kids = [draw(children(received, i, services)) for i in range(draw(st.integers(1, 3)))]
     found = draw(st.lists(concerns, max_size=max_concerns))
     for concern in found:
         if len(kids) > 1 and draw(st.integers(0, 4)) == 0:
@@ -207,6 +212,26 @@ def journey_events(draw: st.DrawFn, override: bool = False) -> dict[str, Any]:
             "reason": "synthetic practitioner reason",
         }
         event["decided_by"] = "team manager"
+    return event
+
+
+@st.composite
+def redesign_events(draw: st.DrawFn, nodes: tuple[str, ...], go_live: date) -> dict[str, Any]:
+    """A `service_redesign` event on or after a revision's go-live, on any node of its pathway
+    (retired or not), with any other facts a journey event can carry (issue 15)."""
+    event = draw(journey_events())
+    occurred = go_live + timedelta(days=draw(st.sampled_from([0, 0, 0, 1, 30, 400])))
+    born = occurred - timedelta(days=draw(st.integers(0, 26 * 366)))
+    event |= {
+        "event": "service_redesign",
+        "service": draw(st.sampled_from(nodes)),
+        "occurred_at": _iso(occurred, draw(st.integers(0, 23))),
+        "date_of_birth": born.isoformat(),
+    }
+    if draw(st.booleans()):
+        event["flags"] = draw(
+            st.lists(st.sampled_from([f.value for f in ChildFlag]), max_size=2, unique=True)
+        )
     return event
 
 

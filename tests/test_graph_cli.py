@@ -51,8 +51,25 @@ def test_graph_mermaid_prints_a_flowchart_with_every_edge_kind() -> None:
     text = result.stdout.decode("utf-8")
     assert text.startswith("flowchart TB\n")
     for kind in EdgeKind:
-        assert f'|"{kind.value.replace("_", " ")}"|' in text
+        if kind is not EdgeKind.REDESIGN:  # only a revision has retired nodes (below)
+            assert f'|"{kind.value.replace("_", " ")}"|' in text
     assert result.stderr == b""
+
+
+def test_graph_of_a_pathway_revision_draws_its_redesign_edges() -> None:
+    result = run(
+        "graph",
+        "--format",
+        "mermaid",
+        "--pathway",
+        "pathways/kent-families-first.yaml",
+        "--rules",
+        "rules/kent-families-first",
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode("utf-8")
+    assert 'child_in_need_plan -->|"redesign"| family_help' in text
+    assert 'strategy_discussion[/"Strategy discussion and s47 enquiry"/]' in text
 
 
 def test_graph_defaults_to_mermaid() -> None:

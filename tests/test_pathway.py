@@ -124,7 +124,7 @@ BROKEN = [
     pytest.param(
         "to: team_around_the_family, kind: step_up, reference: t}",
         "to: team_around_the_family, kind: step_sideways, reference: t}",
-        "Input should be 'route', 'step_up', 'step_down', 'transition' or 'exit'",
+        "Input should be 'route', 'step_up', 'step_down', 'transition', 'exit' or 'redesign'",
         "edges[2].kind",
         "edge universal_services -> team_around_the_family",
         "step_sideways",

@@ -349,6 +349,11 @@ def test_a_top_level_key_that_is_not_a_rulebook_key_is_rejected(edited_rules: Ed
         "timescales",
         "override_reasons",
         "rules",
+        # a revision's (docs/rules-authoring.md, "Revisions")
+        "revision",
+        "retire",
+        "replace",
+        "add",
     }
 
 

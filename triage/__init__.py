@@ -11,6 +11,7 @@ for decision in door.route(referral_json):
 
 from triage.compiled import CompiledEvaluator
 from triage.decision import LIBRARY_VERSION, Decision, RulebookRef
+from triage.editions import Edition, Editions, EditionsDoor, EditionsJourneys, load_editions
 from triage.engine import FrontDoor
 from triage.errors import (
     EngineFault,
@@ -50,6 +51,10 @@ __all__ = [
     "CompiledEvaluator",
     "Concern",
     "Decision",
+    "Edition",
+    "Editions",
+    "EditionsDoor",
+    "EditionsJourneys",
     "EngineFault",
     "EngineName",
     "Evaluator",
@@ -85,6 +90,7 @@ __all__ = [
     "add_working_days",
     "bundled_rules_dir",
     "lint_rulebook",
+    "load_editions",
     "load_pathway",
     "load_rulebook",
     "make_evaluator",

@@ -40,6 +40,8 @@ class EventKind(StrEnum):
     PLAN_ENDED = "plan_ended"
     BIRTHDAY = "birthday"
     CLOSURE = "closure"
+    # The day a revision goes live: a child open to a retired service moves to its successor.
+    SERVICE_REDESIGN = "service_redesign"
 
 
 class ReviewFinding(StrEnum):

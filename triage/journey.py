@@ -1,9 +1,11 @@
 """Journeys: moving a child along the continuum, decided by step rules and checked on the graph.
 
 A journey event (a new referral on an open case, a review with findings, a plan ending, a
-birthday, a closure) is about one service the child is open to. The rulebook's *step rules*
-(`then: {step: step_up|step_down|transition|close, to: NODE}`) decide the move, hit policy
-*priority*, on the same evaluator as referrals; the pathway graph must allow it. A practitioner
+birthday, a closure, a service redesign on the day a revision goes live) is about one service
+the child is open to. The rulebook's *step rules*
+(`then: {step: step_up|step_down|transition|close|redesign, to: NODE}`) decide the move, hit
+policy *priority*, on the same evaluator as referrals; the pathway graph must allow it. A
+service redesign is decided by `redesign` rules alone, and they decide nothing else. A practitioner
 may override with a recorded reason: the override may leave the graph's edges (it is marked as
 such) but never crosses a forbidden edge. When no step rule applies, or the engine fails, the
 child stays where it is: a journey never moves a child lower by default.
@@ -23,10 +25,17 @@ from triage._input import load_json
 from triage._logging import get_logger
 from triage.conditions import All, EventKind, ReviewFinding, ServiceIs
 from triage.decision import LIBRARY_VERSION, IdKey, RulebookRef
-from triage.errors import EngineFault, MoveRefused, Problem, ReferralInvalid, RulebookInvalid
+from triage.errors import (
+    EngineFault,
+    MoveRefused,
+    PathwayInvalid,
+    Problem,
+    ReferralInvalid,
+    RulebookInvalid,
+)
 from triage.evaluator import EngineName, Evaluator, make_evaluator
 from triage.facts import JourneyFacts, age_in_years
-from triage.loader import load_rulebook
+from triage.loader import bundled_pathway_file, load_rulebook
 from triage.pathway import EdgeKind, PathwayGraph, load_pathway
 from triage.policies import by_priority
 from triage.referral import ChildFlag, Consent, Identifier, parse_problems
@@ -38,12 +47,14 @@ _EVENTS = {
     TransitionKind.STEP_DOWN: "case_stepped_down",
     TransitionKind.TRANSITION: "case_transitioned",
     TransitionKind.CLOSE: "case_closed",
+    TransitionKind.REDESIGN: "case_moved_by_redesign",
 }
 _EDGE_OF = {
     TransitionKind.STEP_UP: EdgeKind.STEP_UP,
     TransitionKind.STEP_DOWN: EdgeKind.STEP_DOWN,
     TransitionKind.TRANSITION: EdgeKind.TRANSITION,
     TransitionKind.CLOSE: EdgeKind.EXIT,
+    TransitionKind.REDESIGN: EdgeKind.REDESIGN,
 }
 
 
@@ -83,7 +94,7 @@ class PathwayRef(Model):
     fingerprint: str
 
 
-StepKind = Literal["step_up", "step_down", "transition", "close", "stay"]
+StepKind = Literal["step_up", "step_down", "transition", "close", "redesign", "stay"]
 
 
 class TransitionDecision(Model):
@@ -109,6 +120,30 @@ class TransitionDecision(Model):
     library_version: str
 
 
+def _bundled_pathway(rulebook: Rulebook) -> PathwayGraph:
+    """The bundled pathway named as the rulebook (`kent_families_first`: the file
+    kent-families-first.yaml), else the bundled Kent pathway, as before revisions existed."""
+    for name in dict.fromkeys((rulebook.id, rulebook.id.replace("_", "-"))):
+        try:
+            file = bundled_pathway_file(name)
+        except PathwayInvalid:  # none of that name is installed
+            continue
+        return load_pathway(file, rulebook=rulebook)
+    return load_pathway(rulebook=rulebook)
+
+
+def parse_event(data: JourneyEvent | str | bytes | Mapping[str, Any]) -> JourneyEvent:
+    """A journey event checked against its form (not yet against a pathway)."""
+    if isinstance(data, JourneyEvent):
+        return data
+    # The same strict reader as referrals: repeated keys, NaN, BOMs refused.
+    raw = load_json(data, "the journey event") if isinstance(data, str | bytes) else data
+    try:
+        return JourneyEvent.model_validate(raw)
+    except ValidationError as error:
+        raise ReferralInvalid(parse_problems(error), "the journey event") from None
+
+
 def _step_services(rule: Rule) -> tuple[str, ...]:
     tests = rule.when.all if isinstance(rule.when, All) else (rule.when,)
     return tuple(s for test in tests if isinstance(test, ServiceIs) for s in test.service)
@@ -129,7 +164,7 @@ class Journeys:
         id_key: bytes | None = None,
     ) -> None:
         self.rulebook = load_rulebook() if rulebook is None else rulebook
-        self.pathway = load_pathway(rulebook=self.rulebook) if pathway is None else pathway
+        self.pathway = _bundled_pathway(self.rulebook) if pathway is None else pathway
         self.evaluator = (
             make_evaluator(engine, self.rulebook)
             if engine is None or isinstance(engine, str)
@@ -178,15 +213,7 @@ class Journeys:
             )
 
     def validate(self, data: JourneyEvent | str | bytes | Mapping[str, Any]) -> JourneyEvent:
-        if isinstance(data, JourneyEvent):
-            event = data
-        else:
-            # The same strict reader as referrals: repeated keys, NaN, BOMs refused.
-            raw = load_json(data, "the journey event") if isinstance(data, str | bytes) else data
-            try:
-                event = JourneyEvent.model_validate(raw)
-            except ValidationError as error:
-                raise ReferralInvalid(parse_problems(error), "the journey event") from None
+        event = parse_event(data)
         nodes = tuple(sorted(node.id for node in self.pathway.nodes))
         problems = []
         if event.service not in nodes:
@@ -238,6 +265,12 @@ class Journeys:
                 "engine_fault", engine=fault.engine, what=fault.what, rulebook=self.rulebook.id
             )
             fired, manual = (), True
+        # Whatever the rulebook says: the go-live event moves a child only to a successor, and
+        # only the go-live event does. A step rule that reads no event (Kent's closing of an
+        # assessment with no further action) must not close a case on go-live day.
+        redesign = event.event is EventKind.SERVICE_REDESIGN
+        step_of = self.prepared.step_of
+        fired = tuple(r for r in fired if (step_of[r].step is TransitionKind.REDESIGN) == redesign)
         winner = by_priority(fired, self.prepared.priority)
         reasons = [] if winner is None else [self.prepared.reasons[winner]((), on)]
         proposed = None if winner is None else self.prepared.step_of[winner]

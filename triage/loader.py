@@ -4,16 +4,18 @@ Every `*.yaml` file directly in the directory is read with a safe loader and may
 top-level keys `rulebook`, `report` and `simulation` (each in one file only), `indicators`,
 `routes`, `services`, `timescales`, `rules` and `override_reasons`; lists from several files are
 joined in file-name order. A problem anywhere is reported with its file, line, rule id and field
-path, all problems at once. `read_yaml` reads one file the same way for the pathway loader,
-keeping the lines.
+path, all problems at once. Each file is read by `triage._yaml.read_yaml` (bounded, safe).
+
+A directory with a `revision:` header is a revision of another rulebook (`triage.overlay`): it
+holds only `retire`, `replace` and `add` (in any of its files) and merge patches of the mapping
+sections, resolved onto the rulebook it extends into ordinary data, then validated as any
+rulebook is. A problem in a change is reported at the line of the revision that wrote it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,20 +25,20 @@ import yaml
 from pydantic import ValidationError
 
 from triage._input import field_path
+from triage._yaml import MAX_FILE_BYTES as MAX_FILE_BYTES
+from triage._yaml import YamlDocument as YamlDocument
+from triage._yaml import descend
+from triage._yaml import read_yaml as read_yaml
 from triage.errors import PathwayInvalid, Problem, RulebookInvalid, RulebookNotFound
+from triage.overlay import OPS, Change, Op, RevisionHeader, by_id, merge_patch, resolve_lists
 from triage.rulebook import Rulebook
 
 _LIST_KEYS = ("indicators", "routes", "services", "timescales", "rules", "override_reasons")
 # Mappings given whole in one file: the rulebook's header and the council data no rule reads.
-_MAPPING_KEYS = ("rulebook", "report", "simulation")
-_TOP_KEYS = (*_MAPPING_KEYS, *_LIST_KEYS)
+_MAPPING_KEYS = ("rulebook", "report", "simulation", "revision")
+_TOP_KEYS = (*_MAPPING_KEYS, *_LIST_KEYS, *OPS)
 # Tags pydantic puts in error locations for the tagged unions; they repeat the YAML key.
 _OUTCOME_TAGS = frozenset({"level", "route", "flag"})
-
-try:
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
 
 
 def bundled_rules_dir(name: str = "kent") -> Path:
@@ -68,218 +70,6 @@ class _Origin:
     path: tuple[str | int, ...]  # where the item sits inside its own file
 
 
-@dataclass(frozen=True, slots=True)
-class YamlDocument:
-    """One YAML file read with the safe loader; its node tree is kept to give lines to paths."""
-
-    file: Path
-    data: Any
-    root: yaml.Node | None
-
-    def line(self, loc: tuple[str | int, ...]) -> int | None:
-        """The 1-based line of the deepest part of a field path found in the file."""
-        if self.root is None:
-            return None
-        line = self.root.start_mark.line + 1
-        for _part, _found, at in _descend(self.root, loc):
-            if at is not None:
-                line = at
-        return line
-
-
-MAX_FILE_BYTES = 16 * 1024 * 1024
-"""The largest YAML file read (Kent's largest is about 20 KB; 40,000 indicators about 5 MB)."""
-MAX_NODES = 2_000_000
-"""The most YAML nodes one file may hold, counted as written."""
-MAX_DEPTH = 100
-"""The deepest a YAML file may nest (Kent's deepest is under 10)."""
-MAX_ALIAS_NODES = 100_000
-"""The most nodes aliases may add when expanded: a few hundred bytes of nested aliases (the
-"billion laughs") would otherwise expand to 10^9 nodes."""
-_STR_TAG = "tag:yaml.org,2002:str"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_KIND_NAMES = {"int": "an integer", "float": "a number", "timestamp": "a date"}
-_SCALAR_VALUE_TAGS = frozenset(
-    f"tag:yaml.org,2002:{name}" for name in ("int", "float", "timestamp", "bool", "null")
-)
-
-
-def _read_bytes(file: Path) -> bytes | Problem:
-    """The bytes of a regular file no larger than MAX_FILE_BYTES. Opened without blocking and
-    checked on the open file: a FIFO named `*.yaml` would block the read for ever, and a link to
-    /dev/zero would fill the memory."""
-    try:
-        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as error:
-        return Problem("", f"cannot be read: {error.strerror or error}", file=str(file))
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return Problem(
-                "", "is not a regular file (a directory, FIFO or device)", file=str(file)
-            )
-        try:
-            data = handle.read(MAX_FILE_BYTES + 1)
-        except OSError as error:
-            return Problem("", f"cannot be read: {error.strerror or error}", file=str(file))
-    if len(data) > MAX_FILE_BYTES:
-        return Problem("", f"is larger than {MAX_FILE_BYTES // 2**20} MiB", file=str(file))
-    return data
-
-
-def read_yaml(file: Path) -> YamlDocument | Problem:
-    """Read one YAML file; a file that cannot be read or parsed gives a `Problem` instead.
-
-    Bounded and strict: only regular files of at most MAX_FILE_BYTES, at most MAX_NODES nodes
-    and MAX_ALIAS_NODES added by aliases; mapping keys are text, given once, and never the
-    merge key `<<`; a value PyYAML cannot construct (2018-02-30, an int of 5000 digits) is a
-    problem with its line, never a traceback.
-    """
-    raw = _read_bytes(file)
-    if isinstance(raw, Problem):
-        return raw
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return Problem("", "is not UTF-8 text", file=str(file))
-    loader = _Loader(text)
-    try:
-        try:
-            root = loader.get_single_node()
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            return Problem(
-                "",
-                f"is not valid YAML: {getattr(error, 'problem', error)}",
-                file=str(file),
-                line=None if mark is None else mark.line + 1,
-            )
-        except RecursionError:
-            return Problem("", "nests too deeply", file=str(file))
-        if root is None:
-            return YamlDocument(file, None, None)
-        problem = _check_tree(root, file)
-        if problem is not None:
-            return problem
-        try:
-            data = loader.construct_document(root)
-        except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
-            return _unconstructible(root, file)
-    finally:
-        loader.dispose()
-    return YamlDocument(file, data, root)
-
-
-def _check_tree(root: yaml.Node, file: Path) -> Problem | None:
-    """The first problem of a composed node tree: too many nodes, or a bad mapping key.
-
-    One walk, with no recursion: a node reached again through an alias counts again (that is
-    the expansion to bound) but its keys are checked once."""
-    seen: set[int] = set()
-    count = again = 0
-    stack: list[tuple[yaml.Node, tuple[str | int, ...]]] = [(root, ())]
-    while stack:
-        node, path = stack.pop()
-        count += 1
-        first = id(node) not in seen
-        if first:
-            seen.add(id(node))
-        else:
-            again += 1
-            if again > MAX_ALIAS_NODES:
-                return Problem(
-                    field_path(path[:1]),
-                    f"aliases expand to more than {MAX_ALIAS_NODES:,} nodes; write the data out",
-                    file=str(file),
-                    line=node.start_mark.line + 1,
-                )
-        if count > MAX_NODES:
-            return Problem("", f"holds more than {MAX_NODES:,} nodes", file=str(file))
-        if len(path) > MAX_DEPTH:  # also where an alias refers to a node that holds it
-            return Problem(
-                field_path(path[:1]),
-                f"nests deeper than {MAX_DEPTH} levels (or an alias refers to itself)",
-                file=str(file),
-                line=node.start_mark.line + 1,
-            )
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(((item, (*path, i)) for i, item in enumerate(node.value)))
-        elif isinstance(node, yaml.MappingNode):
-            keys: dict[str, int] = {}
-            for key, value in node.value:
-                if first:
-                    problem = _key_problem(key, keys, path, file)
-                    if problem is not None:
-                        return problem
-                stack.append((value, (*path, str(getattr(key, "value", "?")))))
-    return None
-
-
-def _key_problem(
-    key: yaml.Node, keys: dict[str, int], path: tuple[str | int, ...], file: Path
-) -> Problem | None:
-    line = key.start_mark.line + 1
-    if not isinstance(key, yaml.ScalarNode):
-        return Problem(field_path(path), "has a key that is not text", file=str(file), line=line)
-    where = key.value  # the field path, made only when there is a problem
-    if key.tag == _MERGE_TAG:
-        return Problem(
-            where,
-            "is a merge key (<<), which rulebooks do not use; write the keys out",
-            file=str(file),
-            line=line,
-        )
-    # Top-level keys must be text (they name the sections); deeper, a mapping may be keyed by
-    # numbers (report.yaml's levels: {1: ...}) and pydantic checks the key type.
-    if key.tag != _STR_TAG and not path:
-        return Problem(
-            field_path((*path, where)),
-            "is a key that YAML reads as a number, true/false or null; quote it or rename it",
-            file=str(file),
-            line=line,
-        )
-    if key.value in keys:
-        return Problem(
-            field_path((*path, where)),
-            f"is given twice in one mapping (first at line {keys[key.value]}); the second "
-            "would silently replace the first",
-            file=str(file),
-            line=line,
-        )
-    keys[key.value] = line
-    return None
-
-
-def _unconstructible(root: yaml.Node, file: Path) -> Problem:
-    """The first scalar PyYAML cannot turn into a value, found by constructing each alone."""
-    constructor = yaml.constructor.SafeConstructor()
-    stack: list[tuple[yaml.Node, tuple[str | int, ...]]] = [(root, ())]
-    seen: set[int] = set()
-    while stack:
-        node, path = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.ScalarNode) and node.tag in _SCALAR_VALUE_TAGS:
-            try:
-                constructor.construct_object(node)
-            except (yaml.YAMLError, ValueError, TypeError, OverflowError) as error:
-                kind = _KIND_NAMES.get(node.tag.rsplit(":", 1)[-1], "a value")
-                reason = "it has too many digits" if "digits" in str(error) else "no such value"
-                return Problem(
-                    field_path(path),
-                    f"is {kind} that cannot be read ({reason})",
-                    file=str(file),
-                    line=node.start_mark.line + 1,
-                )
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(node.value))))
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in reversed(node.value):
-                stack.append((value, (*path, str(key.value))))
-                stack.append((key, path))
-    return Problem("", "holds a value that cannot be read", file=str(file))
-
-
 def _yaml_files(directory: Path) -> list[Path]:
     if not directory.exists():
         raise RulebookNotFound(str(directory), "the directory does not exist")
@@ -291,39 +81,13 @@ def _yaml_files(directory: Path) -> list[Path]:
     return files
 
 
-def _descend(
-    node: yaml.Node, loc: tuple[str | int, ...]
-) -> Iterator[tuple[str | int, yaml.Node | None, int | None]]:
-    """Walk a YAML node along a pydantic location: each part, its node, and the line (1-based)
-    where it starts: the key's line for a mapping entry, the item's line for a list item."""
-    current: yaml.Node | None = node
-    for part in loc:
-        found: yaml.Node | None = None
-        line: int | None = None
-        if isinstance(current, yaml.MappingNode):
-            for key, value in current.value:
-                if getattr(key, "value", None) == part:
-                    found, line = value, key.start_mark.line + 1
-                    break
-        elif (
-            isinstance(current, yaml.SequenceNode)
-            and isinstance(part, int)
-            and part < len(current.value)
-        ):
-            found = current.value[part]
-            line = found.start_mark.line + 1
-        yield part, found, line
-        if found is not None:
-            current = found
-
-
 def _display(
     loc: tuple[str | int, ...], origin: _Origin | None
 ) -> tuple[list[str | int], int | None]:
     shown: list[str | int] = []
     line = None
     node = origin.node if origin else None
-    parts = list(_descend(node, loc)) if node is not None else [(p, None, None) for p in loc]
+    parts = list(descend(node, loc)) if node is not None else [(p, None, None) for p in loc]
     for index, (part, found, at) in enumerate(parts):
         previous = shown[-1] if shown else None
         if found is None and part == previous:
@@ -377,8 +141,44 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
 
 def _load_rulebook(directory: str | Path | None) -> Rulebook:
     directory = bundled_rules_dir() if directory is None else Path(directory)
-    merged: dict[str, Any] = {key: [] for key in _LIST_KEYS}
-    origins: dict[tuple[str, int] | str, _Origin] = {}
+    merged, origins = _resolved(directory, ())
+    try:
+        rulebook = Rulebook.model_validate(merged)
+    except ValidationError as error:
+        raise RulebookInvalid(
+            [
+                _problem(tuple(e["loc"]), e["msg"], e.get("input"), (), merged, origins)
+                for e in error.errors(include_url=False)
+            ],
+            str(directory),
+        ) from None
+    found = rulebook.problems()
+    if found:
+        raise RulebookInvalid(
+            [
+                _problem(loc, message, value, valid, merged, origins)
+                for loc, message, value, valid in found
+            ],
+            str(directory),
+        )
+    return rulebook
+
+
+Origins = dict[tuple[str, int] | str, _Origin]
+
+
+@dataclass(slots=True)
+class _Read:
+    """A rulebook directory as written: its sections, and a revision's changes."""
+
+    merged: dict[str, Any]
+    origins: Origins
+    changes: list[Change[_Origin]]
+
+
+def _read_directory(directory: Path) -> _Read:
+    read = _Read({key: [] for key in _LIST_KEYS}, {}, [])
+    merged, origins = read.merged, read.origins
     problems: list[Problem] = []
     for file in _yaml_files(directory):
         document = read_yaml(file)
@@ -408,6 +208,18 @@ def _load_rulebook(directory: str | Path | None) -> Rulebook:
                         line=key_mark.line + 1,
                     )
                 )
+            elif key in OPS:
+                if isinstance(value, dict):
+                    _changes(read, file, OPS[OPS.index(key)], value, key_node)
+                else:
+                    problems.append(
+                        Problem(
+                            key,
+                            "must be a mapping of sections (routes, rules, ...) to lists",
+                            file=str(file),
+                            line=key_mark.line + 1,
+                        )
+                    )
             elif key in _MAPPING_KEYS:
                 if key in origins:
                     problems.append(
@@ -432,26 +244,138 @@ def _load_rulebook(directory: str | Path | None) -> Rulebook:
                     merged[key].append(item)
     if problems:
         raise RulebookInvalid(problems, str(directory))
+    return read
+
+
+def _changes(read: _Read, file: Path, op: Op, value: dict[str, Any], node: yaml.Node) -> None:
+    """A revision's `retire`, `replace` or `add` (section -> list), entry by entry."""
+    for section_node, items_node in node.value:
+        section, items = section_node.value, value[section_node.value]
+        if not isinstance(items, list):
+            items, nodes = [items], [items_node]  # one entry without a list: a list of one
+        else:
+            nodes = items_node.value
+        for index, (entry, entry_node) in enumerate(zip(items, nodes, strict=True)):
+            at: tuple[str | int, ...] = (op, section, index)
+            if op == "replace" and isinstance(entry_node, yaml.MappingNode):
+                # A replacement's fields are reported inside its `with:`.
+                inner = next((v for k, v in entry_node.value if k.value == "with"), entry_node)
+                at, entry_node = (*at, "with") if inner is not entry_node else at, inner
+            change = Change(op, section, entry, _Origin(file, entry_node, at))
+            read.changes.append(change)
+
+
+def _resolved(directory: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], Origins]:
+    """A directory's sections, a revision's resolved onto those of the rulebook it extends."""
+    read = _read_directory(directory)
+    if "revision" not in read.merged:
+        if read.changes:
+            origin = read.changes[0].origin
+            raise RulebookInvalid(
+                [
+                    Problem(
+                        str(origin.path[0]),
+                        "goes with a `revision:` header naming the rulebook revised",
+                        file=str(origin.file),
+                        line=origin.node.start_mark.line + 1,
+                    )
+                ],
+                str(directory),
+            )
+        return read.merged, read.origins
+    _, base = revision_of(directory, read.merged["revision"], read.origins["revision"].file)
+    if base.resolve() in chain or base.resolve() == directory.resolve():
+        raise RulebookNotFound(str(directory), f"it extends {base}, which extends it again")
+    base_merged, base_origins = _resolved(base, (*chain, directory.resolve()))
+    lists = {
+        key: [(item, base_origins[(key, i)]) for i, item in enumerate(base_merged[key])]
+        for key in _LIST_KEYS
+    }
+    keys = {key: (None if key == "timescales" else by_id) for key in _LIST_KEYS}
+    resolved, found = resolve_lists(lists, read.changes, keys)
+    problems = [_at(f.origin, f.loc, f.message, f.value, f.valid) for f in found]
+    merged: dict[str, Any] = {key: [item for item, _ in resolved[key]] for key in _LIST_KEYS}
+    origins: Origins = {
+        (key, i): origin for key in _LIST_KEYS for i, (_, origin) in enumerate(resolved[key])
+    }
+    for key in ("rulebook", "report", "simulation"):
+        if key in read.merged:
+            merged[key] = merge_patch(base_merged.get(key), read.merged[key])
+            origins[key] = read.origins[key]
+        elif key in base_merged:
+            merged[key], origins[key] = base_merged[key], base_origins[key]
+    written = [key for key in _LIST_KEYS if read.merged[key]]
+    own = read.merged.get("rulebook")
+    for key in written:
+        first = read.origins[(key, 0)]
+        problems.append(
+            Problem(
+                key,
+                "a revision changes lists only through retire, replace and add",
+                file=str(first.file),
+                line=first.node.start_mark.line + 1,  # its first item's
+            )
+        )
+    if (
+        not isinstance(own, dict)
+        or {"id", "version"} - set(own)
+        or any(
+            own.get(field) == (base_merged.get("rulebook") or {}).get(field)
+            for field in ("id", "version")
+        )
+    ):
+        problems.append(
+            Problem(
+                "rulebook",
+                f"a revision gives its own id and version (not those of {base})",
+                file=str(read.origins["revision"].file),
+            )
+        )
+    if problems:
+        raise RulebookInvalid(problems, str(directory))
+    return merged, origins
+
+
+def revision_of(directory: Path, raw: Any, file: Path | None = None) -> tuple[RevisionHeader, Path]:
+    """A `revision:` header, validated, and the directory of the rulebook it extends."""
     try:
-        rulebook = Rulebook.model_validate(merged)
+        header = RevisionHeader.model_validate(raw)
     except ValidationError as error:
+        where = None if file is None else str(file)
         raise RulebookInvalid(
             [
-                _problem(tuple(e["loc"]), e["msg"], e.get("input"), (), merged, origins)
+                Problem(field_path(("revision", *e["loc"])), e["msg"], file=where)
                 for e in error.errors(include_url=False)
             ],
             str(directory),
         ) from None
-    found = rulebook.problems()
-    if found:
-        raise RulebookInvalid(
-            [
-                _problem(loc, message, value, valid, merged, origins)
-                for loc, message, value, valid in found
-            ],
-            str(directory),
-        )
-    return rulebook
+    if "/" not in header.extends:
+        return header, bundled_rules_dir(header.extends)
+    return header, (directory / header.extends)
+
+
+def read_revision(directory: str | Path) -> tuple[RevisionHeader, Path] | None:
+    """The `revision:` header of a rulebook directory and the directory it extends, or None
+    for a rulebook that revises none."""
+    read = _read_directory(Path(directory))
+    if "revision" not in read.merged:
+        return None
+    return revision_of(Path(directory), read.merged["revision"], read.origins["revision"].file)
+
+
+def _at(
+    origin: _Origin, loc: tuple[str | int, ...], message: str, value: Any, valid: tuple[str, ...]
+) -> Problem:
+    """A problem inside one written entry (a revision's change)."""
+    parts, line = _display(loc, origin)
+    return Problem(
+        location=field_path((*origin.path, *parts)),
+        message=message,
+        value=None if value is None else _short(value),
+        valid=valid,
+        file=str(origin.file),
+        line=line,
+    )
 
 
 def _problem(

@@ -137,6 +137,7 @@ class TransitionKind(StrEnum):
     STEP_DOWN = "step_down"
     TRANSITION = "transition"
     CLOSE = "close"
+    REDESIGN = "redesign"  # to a retired service's successor, at the same level
 
 
 class StepOutcome(Model):

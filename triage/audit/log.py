@@ -43,6 +43,7 @@ from triage.audit.record import (
 from triage.audit.stores import Check, Pending, Store, open_store
 from triage.audit.witness import Witness
 from triage.decision import Decision, RulebookRef
+from triage.editions import EditionsDoor, EditionsJourneys
 from triage.engine import LIBRARY_VERSION, FrontDoor
 from triage.errors import LogError
 from triage.facts import age_in_years
@@ -216,7 +217,7 @@ class DecisionLog:
 
     def route(
         self,
-        door: FrontDoor,
+        door: FrontDoor | EditionsDoor,
         data: Referral | str | bytes | Mapping[str, Any],
         as_of: date | None = None,
         decided_by: str | None = None,
@@ -226,27 +227,38 @@ class DecisionLog:
 
     def route_batch(
         self,
-        door: FrontDoor,
+        door: FrontDoor | EditionsDoor,
         items: Iterable[Referral | str | bytes | Mapping[str, Any]],
         as_of: date | None = None,
         decided_by: str | None = None,
     ) -> list[tuple[Decision, ...]]:
         """Route several referrals and record them in one atomic batch. An invalid referral raises
         before anything of the batch is written: validate first when a batch may hold bad lines."""
-        referrals = [door.validate(item) for item in items]
-        decided = [door.route_validated(referral, as_of) for referral in referrals]
+        if isinstance(door, EditionsDoor):
+            referrals = [door.validate(item, as_of) for item in items]
+            decided = [door.route(referral, as_of) for referral in referrals]
+        else:
+            referrals = [door.validate(item) for item in items]
+            decided = [door.route_validated(referral, as_of) for referral in referrals]
         self.record(door, referrals, decided, as_of=as_of, decided_by=decided_by)
         return decided
 
     def record_transitions(
         self,
-        journeys: Journeys,
+        journeys: Journeys | EditionsJourneys,
         events: Sequence[JourneyEvent],
         decided: Sequence[TransitionDecision],
     ) -> list[DecisionRecordV1]:
         """Record journey transitions already decided by `journeys`, in one atomic batch."""
         built = []
+        used: dict[str, Journeys] = {}
         for event, decision in zip(events, decided, strict=True):
+            one = (
+                journeys.journeys_for(decision.as_of)
+                if isinstance(journeys, EditionsJourneys)
+                else journeys
+            )
+            used.setdefault(one.rulebook.fingerprint, one)
             data = event.model_dump(mode="json", exclude_none=True)
             data["event_id"] = self._pseudonym(event.event_id)
             data["child_id"] = self._pseudonym(event.child_id)
@@ -266,7 +278,7 @@ class DecisionLog:
                 input={
                     "event": data,
                     "as_of": decision.as_of.isoformat(),
-                    "engine": journeys.evaluator.name,
+                    "engine": one.evaluator.name,
                     "pathway": decision.pathway.model_dump(),
                 },
                 output=(output,),
@@ -282,10 +294,14 @@ class DecisionLog:
                 hash=GENESIS,
             )
             built.append((Pending(RecordKind.JOURNEY_TRANSITION.value, body_of(record)), record))
-        snapshots = (
-            self._snapshot(journeys.rulebook),
-            self._snapshot(journeys.rulebook, journeys.pathway),
-        )
+        snapshots = [
+            snapshot
+            for one in used.values()
+            for snapshot in (
+                self._snapshot(one.rulebook),
+                self._snapshot(one.rulebook, one.pathway),
+            )
+        ]
         placed = self._append([p for p, _ in built], snapshots)
         pairs = zip(placed, built, strict=True)
         return [r.model_copy(update={"seq": s, "hash": h}) for (s, h), (_, r) in pairs]
@@ -308,18 +324,25 @@ class DecisionLog:
 
     def record(
         self,
-        door: FrontDoor,
+        door: FrontDoor | EditionsDoor,
         referrals: Sequence[Referral],
         decided: Sequence[Sequence[Decision]],
         as_of: date | None = None,
         decided_by: str | None = None,
     ) -> list[DecisionRecordV1]:
-        """Record decisions already made by `door`, in one atomic batch."""
-        built = [
-            self._body(door, r, d, as_of, decided_by)
-            for r, d in zip(referrals, decided, strict=True)
+        """Record decisions already made by `door`, in one atomic batch (with editions, each
+        referral's by the door of the edition in force on its as-of date)."""
+        doors = [
+            door.door_for(as_of or r.received_on) if isinstance(door, EditionsDoor) else door
+            for r in referrals
         ]
-        placed = self._append([pending for pending, _ in built], (self._snapshot(door.rulebook),))
+        built = [
+            self._body(one, r, d, as_of, decided_by)
+            for one, r, d in zip(doors, referrals, decided, strict=True)
+        ]
+        books = {one.rulebook.fingerprint: one.rulebook for one in doors}
+        snapshots = [self._snapshot(rulebook) for rulebook in books.values()]
+        placed = self._append([pending for pending, _ in built], snapshots)
         records = [
             trusted(DecisionRecordV1, {**values, "seq": seq, "hash": digest})
             for (seq, digest), (_, values) in zip(placed, built, strict=True)

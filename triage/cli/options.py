@@ -1,4 +1,4 @@
-"""What several commands share: the --rules, --engine/--as-of and --witness options, the
+"""What several commands share: the --rules, --engine/--as-of/--go-live and --witness options, the
 progress bar, and reading an input stream line by line."""
 
 from __future__ import annotations
@@ -35,6 +35,14 @@ def rules_option(function: F) -> F:
 
 
 def engine_options(function: F) -> F:
+    function = click.option(
+        "--go-live",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        metavar="DATE",
+        help="With --rules a revision (docs/rules-authoring.md, Revisions): the first day it "
+        "decides; before it, the rulebook it revises. Default: the revision's own go-live.",
+    )(function)
     function = click.option(
         "--as-of",
         type=click.DateTime(formats=["%Y-%m-%d"]),

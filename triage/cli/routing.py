@@ -20,18 +20,36 @@ from triage.cli.options import (
     witness_option,
 )
 from triage.decision import Decision
+from triage.editions import EditionsDoor, EditionsJourneys, load_editions
 from triage.engine import EngineName, FrontDoor
 from triage.errors import InputError, TriageError, UsageError
 from triage.journey import Journeys
-from triage.loader import load_rulebook
+from triage.loader import load_rulebook, read_revision
 from triage.pathway import load_pathway
 from triage.referral import Referral
 
 BATCH_SIZE = 500
 
 
-def _door(rules_dir: Path | None, engine: EngineName | None) -> FrontDoor:
+def _door(
+    rules_dir: Path | None, engine: EngineName | None, go_live: Any = None
+) -> FrontDoor | EditionsDoor:
+    """The bundled or given rulebook's door; for a revision, the door of its editions."""
+    if rules_dir is not None and read_revision(rules_dir) is not None:
+        return load_editions(rules_dir, as_date(go_live)).door(engine)
+    if go_live is not None:
+        raise UsageError("--go-live goes with --rules naming a revision of a rulebook")
     return FrontDoor(load_rulebook(rules_dir), engine=engine)
+
+
+def _journeys(
+    rules_dir: Path | None, engine: EngineName | None, go_live: Any = None
+) -> Journeys | EditionsJourneys:
+    if rules_dir is not None and read_revision(rules_dir) is not None:
+        return load_editions(rules_dir, as_date(go_live)).journeys(engine)
+    if go_live is not None:
+        raise UsageError("--go-live goes with --rules naming a revision of a rulebook")
+    return Journeys(load_rulebook(rules_dir), engine=engine)
 
 
 def _open_log(target: str | None, witness: str | None = None) -> DecisionLog | None:
@@ -56,14 +74,16 @@ def route(
     rules_dir: Path | None,
     engine: EngineName | None,
     as_of: Any,
+    go_live: Any,
 ) -> None:
     """Route the referral in FILE (- for standard input); print one decision per child (JSON Lines).
 
     FILE is UTF-8 JSON without a byte order mark. With --batch, a line that cannot be used is
     reported on stderr with its line number, the other lines are still routed (and logged, in
-    batches of 500 per transaction), and the exit status is 2.
+    batches of 500 per transaction), and the exit status is 2. With --rules a revision, each
+    referral is routed on the edition in force on its as-of date (--go-live).
     """
-    door = _door(rules_dir, engine)
+    door = _door(rules_dir, engine, go_live)
     on = as_date(as_of)
     where = stream_name(file)
     log = _open_log(log_target, witness)
@@ -86,7 +106,11 @@ def route(
 
 
 def _route_lines(
-    door: FrontDoor, log: DecisionLog | None, file: IO[bytes], where: str, on: date | None
+    door: FrontDoor | EditionsDoor,
+    log: DecisionLog | None,
+    file: IO[bytes],
+    where: str,
+    on: date | None,
 ) -> int:
     failed = 0
     referrals: list[Referral] = []
@@ -137,20 +161,24 @@ def explain(
     rules_dir: Path | None,
     engine: EngineName | None,
     as_of: Any,
+    go_live: Any,
 ) -> None:
     """Route each referral FILE and explain each child's decision in plain English; with
     --changes, also what single change to the facts would move each child's level or route
     (tried with the same rules; never logged)."""
     from triage.changes import ChildChanges, render_changes, what_would_change
 
-    door = _door(rules_dir, engine)
+    door = _door(rules_dir, engine, go_live)
     decisions: list[Decision] = []
     nearby: list[ChildChanges] = []
     for file in files:
         text = file.read()
-        decisions += door.route(text, as_of=as_date(as_of))
+        decided = door.route(text, as_of=as_date(as_of))
+        decisions += decided
         if changes:
-            nearby += what_would_change(door, text, as_of=as_date(as_of))
+            # A decision's as-of date is the one that chose its edition.
+            one = door if isinstance(door, FrontDoor) else door.door_for(decided[0].as_of)
+            nearby += what_would_change(one, text, as_of=as_date(as_of))
     if as_json:
         explained = [
             {"decision": d.model_dump(mode="json"), "explanation": door.explain(d)}
@@ -188,14 +216,21 @@ def journey(
     rules_dir: Path | None,
     engine: EngineName | None,
     as_of: Any,
+    go_live: Any,
 ) -> None:
     """Decide the journey event in FILE (- for standard input): step up, step down, transition,
     close or stay, by the rulebook's step rules, checked against the pathway graph. Prints one
-    transition decision per event (JSON Lines). A move the pathway refuses exits 2."""
-    rulebook = load_rulebook(rules_dir)
-    # Another council's rulebook brings its own pathway: the bundled one is Kent's.
-    pathway = None if pathway_file is None else load_pathway(pathway_file, rulebook=rulebook)
-    journeys = Journeys(rulebook, pathway, engine=engine)
+    transition decision per event (JSON Lines). A move the pathway refuses exits 2. With --rules
+    a revision, each event is decided on the edition in force on its date (the go-live move of
+    an open case, `service_redesign`, on the revision); with --pathway, on that one rulebook and
+    pathway."""
+    if pathway_file is None:
+        journeys: Journeys | EditionsJourneys = _journeys(rules_dir, engine, go_live)
+    else:
+        # Another council's rulebook brings its own pathway: the bundled one is Kent's.
+        rulebook = load_rulebook(rules_dir)
+        pathway = load_pathway(pathway_file, rulebook=rulebook)
+        journeys = Journeys(rulebook, pathway, engine=engine)
     log = _open_log(log_target, witness)
     lines = list(numbered_lines(file)) if batch else [(1, file.read())]
     failed = 0

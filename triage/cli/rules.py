@@ -14,12 +14,13 @@ from triage import _table
 from triage.audit.record import DecisionRecordV1
 from triage.cli.options import numbered_lines, rules_option, stream_name
 from triage.decision import Decision
+from triage.editions import load_editions
 from triage.engine import ENGINES, EngineName
 from triage.errors import UsageError
 from triage.fidelity import default_cases_dir, load_cases, report_text, run_fidelity
 from triage.journey import Journeys, TransitionDecision, decide_child
 from triage.lint import lint_rulebook
-from triage.loader import bundled_rules_dir, load_rulebook
+from triage.loader import bundled_rules_dir, load_rulebook, read_revision
 from triage.pathway import drawing, load_pathway
 from triage.pathway.drawing import Format
 from triage.referral import Referral
@@ -130,6 +131,10 @@ def lint(rules_dir: Path | None, as_json: bool, rules_option: Path | None) -> No
     rulebook = load_rulebook(rules_dir)
     findings = lint_rulebook(rulebook)
     where = rules_dir or bundled_rules_dir()
+    # A revision: the move from the rulebook it revises is checked too (a bad one raises).
+    base = None
+    if read_revision(where) is not None:
+        base = load_editions(where).editions[-2]
     if as_json:
         summary = {
             "rulebook": str(where),
@@ -141,9 +146,16 @@ def lint(rules_dir: Path | None, as_json: bool, rules_option: Path | None) -> No
                 for f in findings
             ],
         }
+        if base is not None:
+            summary["revises"] = {"id": base.rulebook.id, "version": base.rulebook.version}
         click.echo(json.dumps(summary, indent=2))
     else:
         click.echo("\n".join([*map(str, findings), ""]), nl=False)
+        if base is not None:
+            click.echo(
+                f"revises {base.rulebook.id} {base.rulebook.version}: every service it retires "
+                "has one successor at its level"
+            )
         click.echo(
             f"{where}: {len(rulebook.rules)} rules, {len(rulebook.indicators)} indicators, "
             f"{len(findings)} finding(s); fingerprint {rulebook.fingerprint[:12]}"

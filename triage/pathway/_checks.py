@@ -107,6 +107,7 @@ class Checker:
             self._edges,
             self._forbidden,
             self._rulebook,
+            self._retired,
             self._reachable,
             self._way_down,
             self._step_down_walks,
@@ -177,12 +178,54 @@ class Checker:
                     (*at, "kind"),
                     f"is step_down but goes up a level ({source.level} -> {target.level})",
                 )
+        if edge.kind is EdgeKind.REDESIGN:
+            self._redesign(at, source, target)
         if edge.kind is EdgeKind.TRANSITION and not target.age_range.follows_on(source.age_range):
             self.add(
                 at,
                 f"is a transition between age ranges that neither overlap nor follow on "
                 f"({source.id} {source.age_range}, {target.id} {target.age_range})",
             )
+
+    def _redesign(self, at: tuple[str | int, ...], source: Node, target: Node) -> None:
+        """A redesign moves every child of a retired node to its successor: at the same level
+        (never lower, never higher by accident) and serving every age the node served."""
+        if source.kind is not NodeKind.RETIRED or target.kind is NodeKind.RETIRED:
+            self.add(at, "is a redesign edge, which goes from a retired node to one in service")
+        if source.level != target.level:
+            self.add(
+                (*at, "to"),
+                f"is a redesign to another level ({source.level} -> {target.level}); a "
+                "successor sits at its retired node's level",
+            )
+        if not target.age_range.covers(source.age_range):
+            self.add(
+                (*at, "to"),
+                f"serves ages {target.age_range}, not every age of the retired node "
+                f"{source.id} ({source.age_range})",
+            )
+
+    def _retired(self) -> None:
+        """A retired node has one way out, its redesign edge to its successor, and no way in."""
+        book = self.rulebook
+        for position, node in enumerate(self.definition.nodes):
+            if node.kind is not NodeKind.RETIRED or self.index[node.id] != position:
+                continue
+            out = [e for e in self.kept if e.source == node.id]
+            if len(out) != 1 or out[0].kind is not EdgeKind.REDESIGN:
+                has = ", ".join(f"{e.target} ({e.kind})" for e in out) or "none"
+                self.add(
+                    ("nodes", position),
+                    "is retired, so it needs exactly one edge out, a redesign edge to its "
+                    f"successor (it has {has})",
+                )
+            if any(e.target == node.id for e in self.kept):
+                self.add(("nodes", position), "is retired, so no edge may lead to it")
+            if book is not None and (node.id in book.route_ids or node.id in book.service_by_id):
+                self.add(
+                    ("nodes", position, "kind"),
+                    f"is retired, but rulebook {book.id} still has a route or service {node.id}",
+                )
 
     def _forbidden(self) -> None:
         edges = {(e.source, e.target): i for i, e in enumerate(self.definition.edges)}
@@ -237,7 +280,7 @@ class Checker:
             return
         reached = nx.descendants(self.graph, entry) | {entry}
         for node_id in self.ids:
-            if node_id not in reached:
+            if node_id not in reached and self.node(node_id).kind is not NodeKind.RETIRED:
                 self.add(
                     ("nodes", self.index[node_id]), f"cannot be reached from the entry {entry}"
                 )
@@ -250,7 +293,11 @@ class Checker:
         levels = [node.level for node in self.definition.nodes if node.level is not None]
         top = self.rulebook.highest_level if self.rulebook is not None else max(levels, default=0)
         for position, node in enumerate(self.definition.nodes):
-            if node.level != top or self.index[node.id] != position:
+            if (
+                node.level != top
+                or self.index[node.id] != position
+                or node.kind is NodeKind.RETIRED
+            ):
                 continue
             if node.id in self.ground or any(nx.has_path(down, node.id, g) for g in ground):
                 continue

@@ -70,6 +70,7 @@ _COLOURS = {
     "step_down": "#2e7d32",
     "transition": "#1565c0",
     "exit": "#9e9e9e",
+    "redesign": "#6a1b9a",
     FORBIDDEN: "#b71c1c",
     OFF_PATHWAY: "#ef6c00",
 }
@@ -80,6 +81,7 @@ _MEANINGS = {
     "step_down": "step down: where it is safe",
     "transition": "transition: at an age (18, 25)",
     "exit": "exit: the case closes or leaves",
+    "redesign": "redesign: to a retired service's successor",
     FORBIDDEN: "forbidden: never allowed",
     OFF_PATHWAY: "override off the pathway",
 }
@@ -90,6 +92,7 @@ _SAMPLES = {
     "step_down": "╍╍╍╍▶",
     "transition": "┈┈┈┈▶",
     "exit": "────▶",
+    "redesign": "┅┅┅┅▶",
     FORBIDDEN: "╌╌╌╌┫",
     OFF_PATHWAY: "╍╍╍╍▶",
 }
@@ -98,6 +101,7 @@ _SHAPES: dict[str, dict[str, str | float]] = {
     "route": {"shape": "box", "style": "rounded,filled"},
     "service": {"shape": "box", "style": "filled"},
     "exit": {"shape": "ellipse", "style": "filled", "peripheries": 2},
+    "retired": {"shape": "box", "style": "dashed,filled", "fontcolor": "#757575"},
 }
 _LINE_STYLES: dict[str, dict[str, str | float]] = {
     "route": {"penwidth": 1.2},
@@ -105,6 +109,7 @@ _LINE_STYLES: dict[str, dict[str, str | float]] = {
     "step_down": {"style": "dashed", "penwidth": 2},
     "transition": {"style": "dotted", "penwidth": 2.4},
     "exit": {"penwidth": 1},
+    "redesign": {"style": "bold,dashed", "penwidth": 2},
     FORBIDDEN: {"style": "dashed", "arrowhead": "tee", "penwidth": 1.6},
     OFF_PATHWAY: {"style": "dashed", "penwidth": 3},
 }
@@ -113,6 +118,7 @@ _SHAPE_WORDS = {
     "route": ("rounded box", "a route (a Front Door decision)"),
     "service": ("box", "a service a child is open to"),
     "exit": ("double ellipse", "an exit"),
+    "retired": ("dashed box", "a node a revision retired"),
 }
 
 
@@ -336,6 +342,7 @@ _MERMAID_SHAPES = {
     "route": ("(", ")"),
     "service": ("[", "]"),
     "exit": ("([", "])"),
+    "retired": ("[/", "/]"),
 }
 # Thick arrows for step-ups and dotted ones for step-downs, so they differ without colour too.
 _MERMAID_ARROWS = {"step_up": "==>", "step_down": "-.->", OFF_PATHWAY: "-.->"}

@@ -20,6 +20,7 @@ from triage.errors import PathwayInvalid, Problem, UsageError
 from triage.loader import YamlDocument, bundled_pathway_file, read_yaml
 from triage.pathway._checks import Checker, Found, only, problem, short
 from triage.pathway.model import Edge, EdgeKind, ForbiddenEdge, Node, NodeKind, Pathway
+from triage.pathway.revision import is_revision, resolve_pathway
 from triage.rulebook import Rulebook
 
 
@@ -31,11 +32,17 @@ def load_pathway(path: str | Path | None = None, rulebook: Rulebook | None = Non
     problem with its file, line, field path and node or edge.
     """
     file = bundled_pathway_file() if path is None else Path(path)
-    document = read_yaml(file)
-    if isinstance(document, Problem):
-        raise PathwayInvalid([document], str(file))
+    read = read_yaml(file)
+    if isinstance(read, Problem):
+        raise PathwayInvalid([read], str(file))
+    # A revision (`extends`) is resolved first; its problems then name the node or edge, but
+    # no line: the resolved data comes from two files.
+    document: YamlDocument | None = read
+    data = read.data
+    if is_revision(data):
+        data, document = resolve_pathway(read), None
     try:
-        definition = Pathway.model_validate(document.data)
+        definition = Pathway.model_validate(data)
     except ValidationError as error:
         raise PathwayInvalid(
             [
@@ -45,14 +52,14 @@ def load_pathway(path: str | Path | None = None, rulebook: Rulebook | None = Non
                         e["msg"].removeprefix("Value error, "),
                         short(e.get("input")),
                     ),
-                    document.data,
+                    data,
                     document,
                 )
                 for e in error.errors(include_url=False)
             ],
             str(file),
         ) from None
-    return PathwayGraph(definition, rulebook=rulebook, document=document)
+    return PathwayGraph(definition, rulebook=rulebook, document=document, source=str(file))
 
 
 class PathwayGraph:
@@ -67,6 +74,7 @@ class PathwayGraph:
         *,
         rulebook: Rulebook | None = None,
         document: YamlDocument | None = None,
+        source: str | None = None,
     ) -> None:
         self.definition = definition
         found = Checker(definition, rulebook).problems()
@@ -81,7 +89,9 @@ class PathwayGraph:
             problems.sort(key=lambda problem: problem.line or 0)
             raise PathwayInvalid(
                 problems,
-                str(document.file) if document is not None else f"pathway {definition.pathway.id}",
+                str(document.file)
+                if document is not None
+                else source or f"pathway {definition.pathway.id}",
             )
         # What each level is called in a picture: the rulebook's names, checked against it
         # (a graph loaded without a rulebook: the four levels of the form).
@@ -137,6 +147,11 @@ class PathwayGraph:
     def ground(self) -> tuple[str, ...]:
         """The nodes where every walk of step-downs ends (`ground: true` in the file)."""
         return self.definition.ground
+
+    @cached_property
+    def retired(self) -> frozenset[str]:
+        """The nodes a revision retired (each with one redesign edge to its successor)."""
+        return frozenset(node.id for node in self.nodes if node.kind is NodeKind.RETIRED)
 
     @cached_property
     def entry(self) -> str:

@@ -20,6 +20,9 @@ class NodeKind(StrEnum):
     ROUTE = "route"
     SERVICE = "service"
     EXIT = "exit"
+    # A node a revision retired: kept so that a child still open to it can move, by its one
+    # `redesign` edge, to its successor (docs/pathways.md, "Revisions").
+    RETIRED = "retired"
 
 
 class EdgeKind(StrEnum):
@@ -28,6 +31,7 @@ class EdgeKind(StrEnum):
     STEP_DOWN = "step_down"
     TRANSITION = "transition"
     EXIT = "exit"
+    REDESIGN = "redesign"
 
 
 class AgeRange(Model):
@@ -53,6 +57,17 @@ class AgeRange(Model):
         ends_late_enough = self.max_years is None or self.max_years >= before_starts
         starts_early_enough = before.max_years is None or starts <= before.max_years + 1
         return ends_late_enough and starts_early_enough
+
+    def covers(self, other: AgeRange) -> bool:
+        """True when every child `other` serves is served here too."""
+        return (
+            (self.unborn or not other.unborn)
+            and self.min_years <= other.min_years
+            and (
+                self.max_years is None
+                or (other.max_years is not None and other.max_years <= self.max_years)
+            )
+        )
 
     def serves(self, age_years: int | None) -> bool:
         """True when a child of this age (None: not yet born) is inside the range."""
