@@ -179,3 +179,26 @@ def test_before_go_live_the_kent_edition_decides_byte_for_byte(
     assert [d.model_dump_json() for d in before] == [d.model_dump_json() for d in as_kent]
     on_the_day = editions.door("reference", id_key=key).route(_redated(item, GO_LIVE))
     assert on_the_day[0].route == EXPECTED[item.file.stem]["route"]
+
+
+GO_LIVE_JOURNEYS = [i for i in JOURNEYS if i.file.stem.startswith("go-live-")]
+
+
+@pytest.mark.parametrize("item", GO_LIVE_JOURNEYS, ids=[i.file.stem for i in GO_LIVE_JOURNEYS])
+def test_the_council_moves_open_cases_on_go_live_and_never_changes_their_level(
+    item: Located, editions: Editions, kent: Rulebook
+) -> None:
+    """Through the council's editions (not the revision alone): the go-live event is decided by
+    the revision, moves as written, and the child's level is the same before and after."""
+    (step,) = item.scenario.journey
+    decision = editions.journeys("reference").decide(step.event)
+    assert (decision.kind, decision.to_service) == (step.expect.kind, step.expect.to)
+    pathway = editions.latest.pathway
+    assert pathway is not None
+    # A retired service keeps its node in the revision's pathway, at its level.
+    level_of: dict[str, int | None] = {node.id: node.level for node in pathway.nodes}
+    level_of.update({s.id: s.level for s in (*kent.services, *editions.latest.rulebook.services)})
+    before = level_of[str(step.event["service"])]
+    after = level_of[decision.to_service]
+    assert before is not None
+    assert before == after
