@@ -150,9 +150,8 @@ def test_journey_moves_as_worked_by_hand(
     item: Located, engine: EngineName, editions: Editions
 ) -> None:
     """The go-live move, step-up to multi-agency child protection and back, closures: on the
-    revision and its pathway."""
-    latest = editions.latest
-    runner = ScenarioRunner(latest.rulebook, engine=engine, pathway=latest.pathway)
+    revision, whose journeys move on its own pathway (kent-families-first.yaml)."""
+    runner = ScenarioRunner(editions.latest.rulebook, engine=engine)
     outcome = runner.run(item)
     assert outcome.passed, "\n".join([*outcome.failures, str(outcome.error), outcome.explanation])
 

@@ -39,7 +39,6 @@ from triage.engine import EngineName, FrontDoor
 from triage.errors import Problem, ScenarioInvalid, TriageError, error_json
 from triage.journey import Journeys
 from triage.loader import YamlDocument, read_yaml
-from triage.pathway import PathwayGraph
 from triage.referral import field_path
 from triage.rulebook import FlagOutcome, Rulebook
 
@@ -359,16 +358,9 @@ def _unknown_ids(scenario: Scenario, rulebook: Rulebook) -> list[Problem]:
 class ScenarioRunner:
     """Runs scenarios on one rulebook and one engine."""
 
-    def __init__(
-        self,
-        rulebook: Rulebook | None = None,
-        engine: EngineName | None = None,
-        *,
-        pathway: PathwayGraph | None = None,
-    ) -> None:
+    def __init__(self, rulebook: Rulebook | None = None, engine: EngineName | None = None) -> None:
         self.door = FrontDoor(rulebook, engine=engine)
         self._engine = engine
-        self._pathway = pathway  # a revision's journeys move on the revision's pathway
         self._journeys: Journeys | None = None  # built on the first journey scenario
 
     def run(self, located: Located) -> Outcome:
@@ -409,7 +401,7 @@ class ScenarioRunner:
 
     def _run_journey(self, scenario: Scenario, outcome: Outcome) -> None:
         if self._journeys is None:
-            self._journeys = Journeys(self.door.rulebook, self._pathway, engine=self._engine)
+            self._journeys = Journeys(self.door.rulebook, engine=self._engine)
         lines = []
         for number, step in enumerate(scenario.journey, start=1):
             decision = self._journeys.decide(step.event, as_of=scenario.as_of)
