@@ -39,6 +39,9 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
     assert "OK:" in run.stdout
     assert " 0 different" in run.stdout
     assert "REFERRALS BY REFERRING AGENCY" in run.stdout.upper()
+    assert "planning what-if:" in run.stdout  # the log under Kent's Families First revision
+    assert "routes (rows: before, columns: after)" in run.stdout
+    assert (tmp_path / "planning.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     html = tmp_path / "report.html"
     assert html.exists()
     assert "<svg" in html.read_text(encoding="utf-8")

@@ -76,23 +76,26 @@ def matrix(
     title: str,
     order: Sequence[Hashable] = (),
     width: int | None = None,
+    axes: tuple[str, str] = ("before", "after"),
+    columns: Sequence[Hashable] | None = None,
 ) -> list[str]:
-    """A count matrix, rows `before` and columns `after`, both in `order` (others after it, by
-    name): full row labels, abbreviated column labels with their key below, and as many columns
-    per block as `width` allows."""
+    """A count matrix, rows `before` and columns `after` (or the `axes` named), both in
+    `order` (the columns in `columns` when given; others after it, by name): full row labels,
+    abbreviated column labels with their key below, and as many columns per block as `width`
+    allows."""
     width = width or terminal_width()
-    rank = {key: index for index, key in enumerate(order)}
 
-    def ordered(keys: set[Any]) -> list[Any]:
+    def ordered(keys: set[Any], order: Sequence[Hashable]) -> list[Any]:
+        rank = {key: index for index, key in enumerate(order)}
         return sorted(keys, key=lambda k: (rank.get(k, len(rank)), str(k)))
 
-    rows = ordered({k[0] for k in counts})
-    cols = ordered({k[1] for k in counts})
+    rows = ordered({k[0] for k in counts}, order)
+    cols = ordered({k[1] for k in counts}, order if columns is None else columns)
     short = abbreviate([str(c) for c in cols])
-    lead = max([len(str(r)) for r in rows] + [len("before")])
+    lead = max([len(str(r)) for r in rows] + [len(axes[0])])
     cell = max([len(short[str(c)]) for c in cols] + [len(str(n)) for n in counts.values()] + [3])
     per_block = max(1, (width - lead) // (cell + 1))
-    lines = [f"{title} (rows: before, columns: after)"]
+    lines = [f"{title} (rows: {axes[0]}, columns: {axes[1]})"]
     for start in range(0, len(cols), per_block):
         block = cols[start : start + per_block]
         if start:

@@ -12,9 +12,15 @@ that wrote the log. A rulebook without them keeps the fingerprint it had before 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, StringConstraints
+from pydantic import (
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
 
 from triage._base import Model
 from triage.conditions import LevelIs, OpenInvolvementIs, concern_filters, walk
@@ -82,6 +88,37 @@ class CannotShow(Model):
     why: Text
 
 
+class PlanningSection(Model):
+    """What the planning what-if (`triage replay LOG --against REVISION`, docs/planning.md)
+    counts of a rulebook's routes and flags: its council's words, never an id in the code."""
+
+    section_47: tuple[Id, ...] = Field(
+        default=(),
+        description="Routes of this rulebook that are section 47 work (Children Act 1989 s47: "
+        "a strategy discussion and enquiry, or immediate protection that one follows).",
+    )
+    earlier_section_47: tuple[Id, ...] = Field(
+        default=(),
+        description="Routes of the rulebook this one revises that were section 47 work: the "
+        "share before, for a log whose own rulebook marks none (not checked against this one).",
+    )
+    offers: tuple[Id, ...] = Field(
+        default=(),
+        description="Flags of flag rules that record an offer made to the family (e.g. family "
+        "group decision making): each counted per decision.",
+    )
+    flags: tuple[Id, ...] = Field(
+        default=(),
+        description="Other flags of flag rules counted per decision, before and after (e.g. the "
+        "decisions within a merged route that need a social worker's assessment).",
+    )
+    teams: dict[Id, tuple[Id, ...]] = Field(
+        default_factory=dict,
+        description="Team id -> the routes it takes: children per team per month (a route in "
+        "no team is counted as a team of its own).",
+    )
+
+
 class ReportSection(Model):
     """The report's council data (`report:`)."""
 
@@ -94,6 +131,16 @@ class ReportSection(Model):
     )
     figures: ReportFigures
     cannot_show: tuple[CannotShow, ...] = ()
+    planning: PlanningSection | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_planning(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A report section without planning data dumps as it did before the field existed, so
+        # its rulebook keeps its fingerprint (and its decisions their bytes).
+        data = handler(self)
+        if isinstance(data, dict) and data.get("planning") is None:
+            data.pop("planning", None)
+        return data
 
 
 # -- simulation: --------------------------------------------------------------------------------
@@ -214,20 +261,30 @@ def _report_problems(rulebook: Rulebook) -> list[Problem]:
         (("report", "figures", "contact_assessment_plan_funnel", "assessment"), route)
         for route in figures.contact_assessment_plan_funnel.assessment
     ]
+    planning = rulebook.report.planning
+    if planning is not None:
+        named += [(("report", "planning", "section_47"), route) for route in planning.section_47]
+        named += [
+            (("report", "planning", "teams", team), route)
+            for team, members in planning.teams.items()
+            for route in members
+        ]
     for at, route in named:
         if route not in rulebook.route_ids:
             found.append((at, "names an unknown route", route, routes))
     flags = tuple(sorted({str(getattr(r.then, "flag", "")) for r in rulebook.rules_of("flag")}))
-    flag = figures.re_referrals_within_12_months.flag
-    if flag not in flags:
-        found.append(
-            (
-                ("report", "figures", "re_referrals_within_12_months", "flag"),
-                "is not the flag of a flag rule",
-                flag,
-                flags,
-            )
+    flagged: list[tuple[tuple[str | int, ...], str]] = [
+        (
+            ("report", "figures", "re_referrals_within_12_months", "flag"),
+            figures.re_referrals_within_12_months.flag,
         )
+    ]
+    for name in ("offers", "flags"):
+        named_flags: tuple[str, ...] = getattr(planning, name) if planning else ()
+        flagged += [(("report", "planning", name), flag) for flag in named_flags]
+    for at, flag in flagged:
+        if flag not in flags:
+            found.append((at, "is not the flag of a flag rule", flag, flags))
     return found
 
 

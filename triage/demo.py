@@ -2,8 +2,9 @@
 
 Simulates referrals (calibrated to national figures) and the journeys that follow them, routes
 and decides them with the Kent rulebook on durable_rules into an SQLite decision log, verifies and
-replays the log, writes the KPI report (terminal and HTML) and a picture of the pathway, and
-ends with the one command that serves the playground (`triage serve`) on the demo's log.
+replays the log, writes the KPI report (terminal and HTML), the planning what-if of the log
+under Kent's Families First revision (terminal and HTML) and a picture of the pathway, and ends
+with the one command that serves the playground (`triage serve`) on the demo's log.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from triage.decision import Decision
 from triage.engine import FrontDoor
 from triage.errors import GraphvizMissing
 from triage.journey import Journeys
+from triage.loader import bundled_rules_dir
 from triage.pathway import drawing
 from triage.report import kpi_report, render_table, to_html
+from triage.report.planning_page import show_planning
 from triage.simulation import simulate, simulate_journeys
 
 BATCH = 500
@@ -110,6 +113,7 @@ def run_demo(
     _route_and_decide(run, n)
     _verify_and_replay(run)
     _report(run)
+    _plan(run)
     run.result.picture = _picture(run.journeys, folder)
     run.result.seconds = time.perf_counter() - started
     _summary(run)
@@ -167,12 +171,27 @@ def _report(run: _Run) -> None:
     run.result.html.write_text(to_html(report), encoding="utf-8")
 
 
+def _plan(run: _Run) -> None:
+    """The planning what-if of the log under Kent's Families First revision."""
+    run.say("")
+    show_planning(
+        run.result.log,
+        bundled_rules_dir("kent-families-first"),
+        run.result.folder / "planning.html",
+        workers=run.workers,
+        engine="compiled",
+        population=KENT_POPULATION,
+        say=run.say,
+    )
+
+
 def _summary(run: _Run) -> None:
     """Where everything is, and last the command that opens the playground on the log."""
     result, say = run.result, run.say
     result.playground = playground_command(result.log)
     say("")
     say(f"HTML report:     {result.html}")
+    say(f"planning what-if: {result.folder / 'planning.html'}")
     say(f"pathway picture: {result.picture}")
     say(f"decision log:    {result.log}  (try: triage verify {result.log})")
     say(f"done in {result.seconds:.1f} s")

@@ -23,6 +23,16 @@ from triage.cli import audit, demo, routing, rules, service
 from triage.errors import TriageError, error_json
 
 
+class _StderrLoggers:
+    """structlog's logger factory for the command line: a logger on the current sys.stderr.
+    A class, not a lambda, so that it pickles: replay's worker processes are given the
+    configuration, and without a factory they would print their events to stdout, into the
+    data (`replay --workers 2 --json`)."""
+
+    def __call__(self, *args: Any) -> structlog.PrintLogger:
+        return structlog.PrintLogger(sys.stderr)
+
+
 def _configure_logging(verbose: bool) -> None:
     # The library never configures structlog; the command line does, and keeps stdout for data.
     structlog.configure(
@@ -31,7 +41,7 @@ def _configure_logging(verbose: bool) -> None:
         ),
         # The stream is looked up per logger, not bound now, so a host that swaps sys.stderr
         # (click's CliRunner, a test) gets the lines.
-        logger_factory=lambda *args: structlog.PrintLogger(sys.stderr),
+        logger_factory=_StderrLoggers(),
         processors=[
             add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from triage.audit.log import KEY_VARIABLE
+from triage.audit.planning import needs_planning
 from triage.audit.replay import ReplayReport, replay_log
 from triage.audit.replay_report import ROW_FIELDS, csv_row, render_replay
 from triage.audit.show import render_record, show_record
@@ -22,6 +23,8 @@ from triage.engine import ENGINES, EngineName
 from triage.errors import TriageError, UsageError
 from triage.loader import load_rulebook
 from triage.report import kpi_report, render_table, to_html, to_json
+from triage.report.planning import render_plan, run_planning
+from triage.report.planning_page import planning_html
 
 
 @click.command()
@@ -130,6 +133,26 @@ def _progress_total(log_target: str) -> int | None:
     help="Stream one CSV row per child to this file as replay goes (memory stays flat for a "
     "national what-if); the report then lists no children.",
 )
+@click.option(
+    "--plan",
+    is_flag=True,
+    help="What-if: the planning what-if (teams by month, section 47 work, offers, the KPI "
+    "report under the new model) even when the route sets are the same; it is the default "
+    "when they differ (docs/planning.md).",
+)
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Planning what-if: also write the report as one HTML page to this file.",
+)
+@click.option(
+    "--population",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Planning what-if: children under 18 in the area, for the KPI report's rates.",
+)
 def replay(
     log_target: str,
     against: Path | None,
@@ -140,12 +163,36 @@ def replay(
     as_csv: bool,
     allow_unanchored_tail: bool,
     rows_file: Path | None,
+    plan: bool,
+    html_file: Path | None,
+    population: int | None,
 ) -> None:
     """Re-run every decision in LOG against the rulebook snapshot that made it and report identical
     or different (exit 1 on any difference); with --against, a threshold what-if: old and new level
-    and route per child, transition matrices and Front Door threshold crossings."""
+    and route per child, transition matrices and Front Door threshold crossings. When the
+    revision's routes differ from the log's (or with --plan), the planning what-if: children per
+    new team by month, section 47 work, offers and the KPI report under the new model."""
     if rows_file is not None and (as_json or as_csv):
         raise UsageError("--rows streams the children to a file: give it without --json or --csv")
+    if against is not None and (plan or needs_planning(log_target, against)):
+        fmt = "json" if as_json else "csv" if as_csv else "table"
+        click.echo(
+            _plan(
+                log_target,
+                against,
+                workers,
+                engine,
+                as_of,
+                allow_unanchored_tail,
+                rows_file,
+                html_file,
+                population,
+                fmt,
+            )
+        )
+        return
+    if html_file is not None or population is not None:
+        raise UsageError("--html and --population are for the planning what-if (--against)")
     with ExitStack() as stack:
         rows = None
         if rows_file is not None:
@@ -158,6 +205,41 @@ def replay(
     click.echo(render_replay(report, "json" if as_json else "csv" if as_csv else "table"))
     if against is None and (report.different or report.journeys_different):
         sys.exit(1)
+
+
+def _plan(
+    log_target: str,
+    against: Path,
+    workers: int,
+    engine: EngineName | None,
+    as_of: Any,
+    allow_unanchored_tail: bool,
+    rows_file: Path | None,
+    html_file: Path | None,
+    population: int | None,
+    fmt: str,
+) -> str:
+    with ExitStack() as stack:
+        rows = None
+        if rows_file is not None:
+            handle = stack.enter_context(rows_file.open("w", encoding="utf-8", newline=""))
+            rows = csv.writer(handle, lineterminator="\n")
+            rows.writerow(ROW_FIELDS)
+        with progress_bar("replaying", _progress_total(log_target)) as progress:
+            planned, kpi = run_planning(
+                log_target,
+                against,
+                workers=workers,
+                engine=engine,
+                as_of=as_date(as_of),
+                allow_unanchored_tail=allow_unanchored_tail,
+                progress=progress,
+                rows=None if rows is None else rows.writerow,
+                population=population,
+            )
+    if html_file is not None:
+        html_file.write_text(planning_html(planned, kpi), encoding="utf-8")
+    return render_plan(planned, kpi, fmt)
 
 
 def _replay_with_progress(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from triage.council import (
     StepDownFigure,
 )
 from triage.errors import UsageError
-from triage.report._reading import ChildDecision, Move, read_log
+from triage.report._reading import ChildDecision, Move, Scan, read_log
 from triage.report.model import Figure, KpiReport, Row, counted
 from triage.report.overrides import override_figures
 from triage.rulebook import Rulebook
@@ -85,19 +85,25 @@ def kpi_report(
     start: date | None = None,
     end: date | None = None,
     rulebook: Rulebook | None = None,
+    *,
+    revised: Callable[[Scan], Scan] | None = None,
 ) -> KpiReport:
     """Read every record of the log at `target` and compute the indicators it can support.
 
     `population` is the number of children under 18 in the area (for the per-10,000 rates);
     `start` and `end` keep referrals received and journey events that occurred on those days,
     both inclusive. What the figures say and group comes from the `report:` section of the
-    last rulebook snapshot in the log, or of `rulebook` when given.
+    last rulebook snapshot in the log, or of `rulebook` when given. `revised(scan)` replaces
+    what was read before any figure is computed (the planning what-if's decisions, under the
+    new model: `triage.report.planning`).
     """
     if population is not None and population <= 0:
         raise UsageError("--population must be a positive number of children under 18")
     if start is not None and end is not None and start > end:
         raise UsageError(f"the period is empty: --from {start} is after --to {end}")
     scan, head, name = read_log(target, start, end)
+    if revised is not None:
+        scan = revised(scan)
     section = scan.section if rulebook is None else rulebook.report
     if section is None:
         raise UsageError(NO_SECTION)
