@@ -9,7 +9,7 @@ writes nothing until the host configures `logging` (`logging.basicConfig()` show
 errors on stderr; at INFO, every decision's ids and outcomes).
 
 Nothing is cached from one use to the next, so a configuration changed between two referrals
-is obeyed.
+is obeyed (each logger keeps only structlog's lazy proxy, which reads the configuration anew).
 """
 
 from __future__ import annotations
@@ -45,12 +45,18 @@ class LibraryLogger:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        # What `structlog.get_logger(name)` returns, kept: its `bind` reads the configuration
+        # in force at every call. Never caching, as a fresh proxy per call never did (a host's
+        # `cache_logger_on_first_use` would otherwise freeze the first configuration here).
+        self._configured = structlog.wrap_logger(
+            None, logger_factory_args=(name,), cache_logger_on_first_use=False
+        )
 
     # structlog types its bound loggers as Any (they are built from the configuration).
     def bind(self, **values: Any) -> Any:
         """A bound logger for the configuration in force now."""
         if structlog.is_configured():
-            return structlog.get_logger(self.name).bind(**values)
+            return self._configured.bind(**values)
         return structlog.wrap_logger(
             logging.getLogger(self.name),
             processors=_TO_STDLIB,

@@ -1,5 +1,8 @@
 """The compiled evaluator: the rulebook's conditions as Python closures, for bulk work.
 
+Each stage's rules in force are then written out as one Python function (`compile_run`): its
+counts and `all`/`any` in place, the other kinds calls of their closures.
+
 What `holds` means, decided once per rule instead of per call. The prepared rulebook gives the
 route and flag rules specialised to each decided level (most need no test at a given level),
 the periods in which the rules in force do not change, and one concern-filter table: a child's
@@ -40,6 +43,7 @@ from triage.reference import holds
 from triage.rulebook import Rulebook
 
 Test = Callable[[ChildFacts, "int | None", Counts], bool]
+Run = Callable[[ChildFacts, "int | None", Counts], tuple[str, ...]]
 
 
 def _within(count: int, low: int, high: int | None) -> bool:
@@ -138,6 +142,46 @@ def compile_condition(condition: Condition, table: ConcernTable) -> Test:
     raise TypeError(f"unknown condition kind {type(condition).__name__}")  # pragma: no cover
 
 
+def _expression(condition: Condition, table: ConcernTable, names: dict[str, object]) -> str:
+    """`condition` as a Python expression over `facts`, `level` and `counts`: counts, `all`
+    and `any` written out in place, every other kind a call of its closure. Only slot numbers
+    and bounds (ints) are written into the text; every other value is a name in `names`."""
+    match condition:
+        case All(all=parts):
+            return "(" + " and ".join(_expression(p, table, names) for p in parts) + ")"
+        case Any_(any=parts):
+            return "(" + " or ".join(_expression(p, table, names) for p in parts) + ")"
+        case Concerns(concerns=c):
+            return _bounded(table.indicator_slot(c), c.min, c.max)
+        case Domains(domains=d):
+            return _bounded(table.domain_slot(d), d.min, d.max)
+    name = f"test{len(names)}"
+    names[name] = compile_condition(condition, table)
+    return f"{name}(facts, level, counts)"
+
+
+def _bounded(slot: int, low: int, high: int | None) -> str:
+    if high is None:
+        return f"counts[{int(slot)}] >= {int(low)}"
+    return f"{int(low)} <= counts[{int(slot)}] <= {int(high)}"
+
+
+def compile_run(tests: tuple[tuple[str, Condition | None], ...], table: ConcernTable) -> Run:
+    """One function for a stage's rules: `(facts, level, counts) -> ids of the rules that
+    hold`, in rule order. Written out as one body of `if`s, it calls no closure per rule:
+    each call of a closure cost more than the test it made."""
+    names: dict[str, object] = {}
+    lines = ["def run(facts, level, counts):", "    held = []"]
+    for index, (rule_id, condition) in enumerate(tests):
+        names[f"rule{index}"] = rule_id
+        test = "True" if condition is None else _expression(condition, table, names)
+        lines += [f"    if {test}:", f"        held.append(rule{index})"]
+    lines.append("    return tuple(held)")
+    exec(compile("\n".join(lines), "<compiled rules>", "exec"), names)  # noqa: S102 - our text
+    run: Run = names["run"]  # type: ignore[assignment]
+    return run
+
+
 class CompiledEvaluator:
     """The rulebook compiled to closures over the prepared rulebook: the bulk evaluator."""
 
@@ -149,20 +193,16 @@ class CompiledEvaluator:
         self._counts = prepared.concerns.counts
         self._period = prepared.period
         self._step_rules = prepared.step_rules
-        compiled = {
-            stage: tuple(
-                (rule.id, None if left is None else compile_condition(left, prepared.concerns))
-                for rule, left in rules
+        # Per stage and period of constant rules in force: one function of the rules to try
+        # (a condition None: the rule holds whatever the facts).
+        self._runs: dict[tuple[int | None, int], Run] = {
+            (stage, period): compile_run(
+                tuple(
+                    (rule.id, left) for rule, left in rules if rule.id in prepared.in_force(period)
+                ),
+                prepared.concerns,
             )
             for stage, rules in prepared.stages.items()
-        }
-        # Per stage and period of constant rules in force: the rules to try and their tests
-        # (None: the rule holds whatever the facts).
-        self._runs: dict[tuple[int | None, int], tuple[tuple[str, Test | None], ...]] = {
-            (stage, period): tuple(
-                (rule_id, test) for rule_id, test in tests if rule_id in prepared.in_force(period)
-            )
-            for stage, tests in compiled.items()
             for period in prepared.periods()
         }
 
@@ -173,12 +213,7 @@ class CompiledEvaluator:
         return self._holding(level, facts, as_of)
 
     def _holding(self, stage: int | None, facts: ChildFacts, as_of: date) -> tuple[str, ...]:
-        counts = self._counts(facts.concerns)
-        held = []
-        for rule_id, test in self._runs[(stage, self._period(as_of))]:
-            if test is None or test(facts, stage, counts):
-                held.append(rule_id)
-        return tuple(held)
+        return self._runs[(stage, self._period(as_of))](facts, stage, self._counts(facts.concerns))
 
     def step_rules(self, facts: JourneyFacts, as_of: date) -> tuple[str, ...]:
         # A journey event tests a few step rules: they are interpreted, as the reference does.

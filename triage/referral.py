@@ -355,7 +355,9 @@ def _structural_problems(referral: Referral) -> list[Problem]:
                 )
             )
     for index, concern in enumerate(referral.concerns):
-        for j, child_id in enumerate(concern.child_ids):  # most concerns name no child
+        if not concern.child_ids:  # most concerns name no child
+            continue
+        for j, child_id in enumerate(concern.child_ids):
             if child_id not in ids:
                 problems.append(
                     Problem(f"concerns[{index}].child_ids[{j}]", "names no child of this referral")
@@ -406,11 +408,16 @@ def _model_vocabulary_problems(
 ) -> list[Problem]:
     """Codes of a valid referral outside the vocabulary, as the model holds them: the values
     the facts read. The quick test comes first: most referrals have none."""
-    if all(concern.indicator in indicators for concern in referral.concerns) and all(
-        child.open_involvement is None or child.open_involvement.service in services
-        for child in referral.children
-    ):
-        return []
+    for concern in referral.concerns:  # loops, not all() of generators: every referral runs this
+        if concern.indicator not in indicators:
+            break
+    else:
+        for child in referral.children:
+            involvement = child.open_involvement
+            if involvement is not None and involvement.service not in services:
+                break
+        else:
+            return []
     concern_codes = [(i, concern.indicator) for i, concern in enumerate(referral.concerns)]
     service_codes = [
         (i, child.open_involvement.service)
