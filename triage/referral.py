@@ -9,7 +9,7 @@ unless `child_ids` names some of them. Free-text `detail` may be carried, but no
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from triage._base import IsoDate, IsoDateTime, Model, StrictLevel
+from triage._codes import raw_vocabulary_problems, vocabulary_problems
 from triage._input import field_path as field_path  # imported from here by the loaders
 from triage._input import load_json, shown_code
 from triage.errors import Problem, ReferralInvalid
@@ -365,44 +366,6 @@ def _structural_problems(referral: Referral) -> list[Problem]:
     return problems
 
 
-def _vocabulary_problems_of(
-    concern_codes: Iterable[tuple[int, Any]],
-    service_codes: Iterable[tuple[int, Any]],
-    indicators: Collection[str],
-    services: Collection[str],
-) -> list[Problem]:
-    """Codes outside the rulebook's vocabulary, given as (position, code) pairs."""
-    problems: list[Problem] = []
-    # One sorted tuple shared by every problem; the nearest ids are found only for the problems
-    # a message shows (Problem.__str__), not for each of 10^5 (16 s in review D8).
-    valid_indicators: tuple[str, ...] | None = None
-    for index, code in concern_codes:
-        if isinstance(code, str) and code not in indicators:
-            valid_indicators = valid_indicators or tuple(sorted(indicators))
-            problems.append(
-                Problem(
-                    f"concerns[{index}].indicator",
-                    "is not an indicator of the rulebook",
-                    value=shown_code(code),
-                    valid=valid_indicators,
-                    see="`triage vocabulary`",
-                )
-            )
-    valid_services: tuple[str, ...] | None = None
-    for index, code in service_codes:
-        if isinstance(code, str) and code not in services:
-            valid_services = valid_services or tuple(sorted(services))
-            problems.append(
-                Problem(
-                    f"children[{index}].open_involvement.service",
-                    "is not a service of the rulebook",
-                    value=shown_code(code),
-                    valid=valid_services,
-                )
-            )
-    return problems
-
-
 def _model_vocabulary_problems(
     referral: Referral, indicators: Collection[str], services: Collection[str]
 ) -> list[Problem]:
@@ -424,28 +387,7 @@ def _model_vocabulary_problems(
         for i, child in enumerate(referral.children)
         if child.open_involvement is not None
     ]
-    return _vocabulary_problems_of(concern_codes, service_codes, indicators, services)
-
-
-def _raw_vocabulary_problems(
-    data: Mapping[str, Any], indicators: Collection[str], services: Collection[str]
-) -> list[Problem]:
-    """Codes outside the vocabulary read from raw input that failed validation, so that they
-    are reported together with its other problems (nothing of it is routed)."""
-    concerns = data.get("concerns")
-    concern_codes = []
-    for index, concern in enumerate(concerns if isinstance(concerns, list | tuple) else ()):
-        code = concern.get("indicator") if isinstance(concern, dict | Mapping) else None
-        if isinstance(code, str):
-            concern_codes.append((index, code.strip()))
-    children = data.get("children")
-    service_codes = []
-    for index, child in enumerate(children if isinstance(children, list | tuple) else ()):
-        involvement = child.get("open_involvement") if isinstance(child, dict | Mapping) else None
-        code = involvement.get("service") if isinstance(involvement, dict | Mapping) else None
-        if isinstance(code, str):
-            service_codes.append((index, code.strip()))
-    return _vocabulary_problems_of(concern_codes, service_codes, indicators, services)
+    return vocabulary_problems(concern_codes, service_codes, indicators, services)
 
 
 def parse_referral(
@@ -475,7 +417,7 @@ def parse_referral(
         raise ReferralInvalid([Problem("", "nests too deeply")], where) from None
     except ValidationError as error:
         vocabulary = (
-            [] if indicators is None else _raw_vocabulary_problems(data, indicators, known_services)
+            [] if indicators is None else raw_vocabulary_problems(data, indicators, known_services)
         )
         raise ReferralInvalid([*parse_problems(error), *vocabulary], where) from None
     problems = _structural_problems(referral)
