@@ -191,7 +191,6 @@ def _summary(run: _Run) -> None:
     result.playground = playground_command(result.log)
     say("")
     say(f"HTML report:     {result.html}")
-    say(f"planning what-if: {result.folder / 'planning.html'}")
     say(f"pathway picture: {result.picture}")
     say(f"decision log:    {result.log}  (try: triage verify {result.log})")
     say(f"done in {result.seconds:.1f} s")
