@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -32,16 +31,11 @@ from pydantic_core import from_json
 
 from triage.audit.chain import SNAPSHOT_KIND
 from triage.audit.replay import (
-    AHEAD,
-    CHUNK,
     DECISION_KIND,
-    _in_order,
     _Log,
-    _portable_logging,
     _snapshot_rulebook,
-    _start_worker,
-    _worker_context,
     _worker_log,
+    spread,
 )
 from triage.audit.stores import Span, Store, open_store
 from triage.audit.verify import verify_store
@@ -224,23 +218,8 @@ def plan_log(
                 )
         rules_dir = str(against)
         as_of_text = None if as_of is None else as_of.isoformat()
-        spans = store.spans(CHUNK)
-        if workers <= 1:
-            log = _Log(store)
-            results: Iterator[Result] = (
-                _plan_span(log, span, rules_dir, engine, as_of_text) for span in spans
-            )
-            _collect(store, report, results, progress, rows)
-            return report
-        jobs = ((store.target, span, rules_dir, engine, as_of_text) for span in spans)
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=_worker_context(),
-            initializer=_start_worker,
-            initargs=(_portable_logging(),),
-        ) as pool:
-            results = _in_order(pool, _plan_job, jobs, ahead=workers * (1 + AHEAD))
-            _collect(store, report, results, progress, rows)
+        with spread(store, _plan_span, _plan_job, (rules_dir, engine, as_of_text), workers) as done:
+            _collect(store, report, done, progress, rows)
         return report
     finally:
         store.close()

@@ -24,6 +24,7 @@ import pickle
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -445,39 +446,37 @@ def replay_log(
                 _replay_span(log, s, None, engine, as_of_text, whatif) for s in store.spans(CHUNK)
             )
             return _collect(report, done, progress, rows)
-        return _replay(store, report, rules_dir, workers, engine, as_of_text, progress, rows)
+        args = (rules_dir, engine, as_of_text)
+        with spread(store, _replay_span, _replay_job, args, workers) as spans:
+            return _collect(report, spans, progress, rows)
     finally:
         store.close()
 
 
-def _replay(
+@contextmanager
+def spread(
     store: Store,
-    report: ReplayReport,
-    rules_dir: str | None,
+    here: Callable[..., Any],
+    job: Callable[..., Any],
+    args: tuple[Any, ...],
     workers: int,
-    engine: str | None,
-    as_of_text: str | None,
-    progress: Callable[[int], None] | None,
-    rows: Callable[[ChildOutcome], None] | None,
-) -> ReplayReport:
+) -> Iterator[Iterator[Any]]:
+    """The results of every span of the log, in log order: `here(log, span, *args)` in this
+    process for one worker, else `job((target, span, *args))` over `workers` processes that
+    each read their own spans (replay and the planning what-if share this)."""
     spans = store.spans(CHUNK)
     if workers <= 1:
         log = _Log(store)
-        return _collect(
-            report,
-            (_replay_span(log, span, rules_dir, engine, as_of_text) for span in spans),
-            progress,
-            rows,
-        )
-    jobs = ((store.target, span, rules_dir, engine, as_of_text) for span in spans)
+        yield (here(log, span, *args) for span in spans)
+        return
+    jobs = ((store.target, span, *args) for span in spans)
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=_worker_context(),
         initializer=_start_worker,
         initargs=(_portable_logging(),),
     ) as pool:
-        results = _in_order(pool, _replay_job, jobs, ahead=workers * (1 + AHEAD))
-        return _collect(report, results, progress, rows)
+        yield _in_order(pool, job, jobs, ahead=workers * (1 + AHEAD))
 
 
 def _collect(
